@@ -1,0 +1,1 @@
+//! qtrain gateware (see docs/architecture.md).

@@ -1,0 +1,1 @@
+//! Bit-exact reference model (see docs/numerics.md).

@@ -1,0 +1,1 @@
+//! Verilator simulation of the GEMM core.
