@@ -1,5 +1,8 @@
-//! qtrain host driver: transport, FTDI, link framing and device commands behind one
-//! `Accelerator` API.
+//! qtrain host driver, layered as openFPGALoader is: `transport` (USB bulk and control
+//! transfers), `ftdi` (the FTDI UART bridge), `link` (framing, retries) and `device` (typed
+//! commands), behind one `Accelerator` API.
 //!
-//! Not built yet: this crate is an empty shell until the board-and-link issue lands.
-//! Nothing here pretends to work.
+//! Built so far: the link's framing ([`link`]). The transport, FTDI, device commands and the
+//! `Accelerator` API come with the board-and-link issue; nothing here pretends to them yet.
+
+pub mod link;

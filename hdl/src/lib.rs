@@ -1,1 +1,26 @@
-//! qtrain gateware (see docs/architecture.md).
+//! qtrain gateware in rust-hdl: the GEMM core of docs/architecture.md, whose
+//! microarchitecture is described in docs/hardware.md.
+//!
+//! One block per module: [`lfsr::Lfsr`] (random words), [`convert::Convert`] (rounding and
+//! saturation), [`macc::Macc`] (the PE), [`array::Array`], [`controller::Controller`] and the
+//! top [`core::GemmCore`]. [`gemm_core_verilog`] returns the Verilog of a supported shape; its
+//! top module is called `top`.
+
+#![warn(missing_docs)]
+
+pub mod array;
+pub mod controller;
+pub mod convert;
+pub mod core;
+pub mod extend;
+pub mod lfsr;
+pub mod macc;
+pub mod rtlsim;
+pub mod verilog;
+
+/// The rust-hdl version this crate is built with, for test benches that drive its blocks.
+pub use rust_hdl;
+
+pub use crate::core::{GemmCore, SCRATCH_ADDR_BITS};
+pub use rtlsim::simulate_gemm;
+pub use verilog::{gemm_core_verilog, HdlError, SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG};

@@ -1,1 +1,43 @@
-fn main() {}
+//! `qtrain`: the command-line tool of the qtrain accelerator.
+
+mod array_shape;
+mod commands;
+mod operands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "qtrain", version, about = "qtrain: low-precision training on open FPGA hardware")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Cycle-accurate simulation of the accelerator under Verilator.
+    Sim {
+        #[command(subcommand)]
+        what: commands::sim::SimCommand,
+    },
+    /// Generate hardware descriptions.
+    Gen {
+        #[command(subcommand)]
+        what: commands::gen::GenCommand,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim { what } => commands::sim::run(what),
+        Command::Gen { what } => commands::gen::run(what),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("qtrain: error: {err:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `GemmCore<R, C>`: the top level the simulation and the board drive.
+
+use crate::array::Array;
+use crate::controller::Controller;
+use crate::extend::ZeroExtend;
+use rust_hdl::prelude::*;
+
+/// Address bits of every scratchpad bank: 16,384 words of 16 bits per bank. Chosen for
+/// simulation (a 4 x 4 core holds a 256 x 256 x 256 GEMM); larger FPGAs can raise it.
+pub const SCRATCH_ADDR_BITS: usize = 14;
+
+const AB: usize = SCRATCH_ADDR_BITS;
+
+/// The GEMM core: an `R x C` output-stationary array, its controller, and the banked A, B
+/// and C scratchpads (docs/architecture.md). The ports are the contract with the harness.
+#[derive(LogicBlock)]
+pub struct GemmCore<const R: usize, const C: usize> {
+    /// The clock.
+    pub clock: Signal<In, Clock>,
+    /// One-cycle pulse while `busy` is low: start a GEMM.
+    pub start: Signal<In, Bit>,
+    /// Rows of op(A) and C (1..=65535).
+    pub m: Signal<In, Bits<16>>,
+    /// Reduction length (1..=65535).
+    pub k: Signal<In, Bits<16>>,
+    /// Columns of op(B) and C (1..=65535).
+    pub n: Signal<In, Bits<16>>,
+    /// Format of A.
+    pub fl_a: Signal<In, Bits<4>>,
+    /// Format of B.
+    pub fl_b: Signal<In, Bits<4>>,
+    /// Format of C.
+    pub fl_c: Signal<In, Bits<4>>,
+    /// 0 truncate, 1 nearest, 2 stochastic.
+    pub rounding: Signal<In, Bits<2>>,
+    /// Start state of LFSR A (nonzero).
+    pub row_state: Signal<In, Bits<32>>,
+    /// Start state of LFSR B (nonzero).
+    pub col_state: Signal<In, Bits<32>>,
+    /// High from the cycle after `start` until every element of C is written.
+    pub busy: Signal<Out, Bit>,
+    /// Cycles `busy` was high during the last GEMM (counts up during a GEMM).
+    pub cycles: Signal<Out, Bits<32>>,
+    /// Write one word into the A or B scratchpad this cycle (idle core only).
+    pub wr_en: Signal<In, Bit>,
+    /// 0 = A, 1 = B.
+    pub wr_target: Signal<In, Bit>,
+    /// Bank to write.
+    pub wr_bank: Signal<In, Bits<8>>,
+    /// Address in that bank.
+    pub wr_addr: Signal<In, Bits<AB>>,
+    /// The word to write.
+    pub wr_data: Signal<In, Bits<16>>,
+    /// C bank to read.
+    pub rd_bank: Signal<In, Bits<8>>,
+    /// Address in that bank.
+    pub rd_addr: Signal<In, Bits<AB>>,
+    /// The word at (`rd_bank`, `rd_addr`) as of the previous clock edge.
+    pub rd_data: Signal<Out, Bits<16>>,
+    ctrl: Controller<R, C>,
+    array: Array<R, C>,
+    a_bank: Vec<RAM<Bits<16>, AB>>,
+    b_bank: Vec<RAM<Bits<16>, AB>>,
+    c_bank: Vec<RAM<Bits<16>, AB>>,
+    bank_id: Vec<Constant<Bits<8>>>,
+    zero16: Constant<Bits<16>>,
+    one32: Constant<Bits<32>>,
+    zero32: Constant<Bits<32>>,
+    ext_a: ZeroExtend<4, 6>,
+    ext_b: ZeroExtend<4, 6>,
+    ext_c: ZeroExtend<4, 6>,
+    shift: DFF<Bits<6>>,
+    rounding_reg: DFF<Bits<2>>,
+    cycle_count: DFF<Bits<32>>,
+    rd_bank_reg: DFF<Bits<8>>,
+}
+
+fn many<T: Default>(n: usize) -> Vec<T> {
+    (0..n).map(|_| T::default()).collect()
+}
+
+impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
+    fn default() -> Self {
+        assert!(R <= 256 && C <= 256, "banks are addressed with 8 bits");
+        GemmCore {
+            clock: Default::default(),
+            start: Default::default(),
+            m: Default::default(),
+            k: Default::default(),
+            n: Default::default(),
+            fl_a: Default::default(),
+            fl_b: Default::default(),
+            fl_c: Default::default(),
+            rounding: Default::default(),
+            row_state: Default::default(),
+            col_state: Default::default(),
+            busy: Default::default(),
+            cycles: Default::default(),
+            wr_en: Default::default(),
+            wr_target: Default::default(),
+            wr_bank: Default::default(),
+            wr_addr: Default::default(),
+            wr_data: Default::default(),
+            rd_bank: Default::default(),
+            rd_addr: Default::default(),
+            rd_data: Default::default(),
+            ctrl: Default::default(),
+            array: Default::default(),
+            a_bank: many(R),
+            b_bank: many(C),
+            c_bank: many(C),
+            bank_id: (0..R.max(C))
+                .map(|i| Constant::new(bits(i as u64)))
+                .collect(),
+            zero16: Constant::new(bits(0)),
+            one32: Constant::new(bits(1)),
+            zero32: Constant::new(bits(0)),
+            ext_a: Default::default(),
+            ext_b: Default::default(),
+            ext_c: Default::default(),
+            shift: Default::default(),
+            rounding_reg: Default::default(),
+            cycle_count: Default::default(),
+            rd_bank_reg: Default::default(),
+        }
+    }
+}
+
+impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, shift, rounding_reg, cycle_count, rd_bank_reg);
+        self.ctrl.clock.next = self.clock.val();
+        self.array.clock.next = self.clock.val();
+        self.ctrl.start.next = self.start.val();
+        self.ctrl.m.next = self.m.val();
+        self.ctrl.k.next = self.k.val();
+        self.ctrl.n.next = self.n.val();
+        self.ctrl.row_state.next = self.row_state.val();
+        self.ctrl.col_state.next = self.col_state.val();
+        self.busy.next = self.ctrl.busy.val();
+
+        // The format of the run is latched at start: s = fl_a + fl_b - fl_c on 6 bits.
+        self.ext_a.inp.next = self.fl_a.val();
+        self.ext_b.inp.next = self.fl_b.val();
+        self.ext_c.inp.next = self.fl_c.val();
+        if self.start.val() && !self.ctrl.busy.val() {
+            self.shift.d.next = self.ext_a.out.val() + self.ext_b.out.val() - self.ext_c.out.val();
+            self.rounding_reg.d.next = self.rounding.val();
+            self.cycle_count.d.next = self.zero32.val();
+        } else if self.ctrl.busy.val() {
+            self.cycle_count.d.next = self.cycle_count.q.val() + self.one32.val();
+        }
+        self.cycles.next = self.cycle_count.q.val();
+        self.array.shift.next = self.shift.q.val();
+        self.array.rounding.next = self.rounding_reg.q.val();
+        self.array.ra_in.next = self.ctrl.row_word.val();
+        self.array.cb_in.next = self.ctrl.col_word.val();
+
+        // A banks feed the rows, B banks the columns.
+        for p in 0..R {
+            self.a_bank[p].read_clock.next = self.clock.val();
+            self.a_bank[p].write_clock.next = self.clock.val();
+            self.a_bank[p].read_address.next = self.ctrl.a_addr[p].val();
+            self.a_bank[p].write_address.next = self.wr_addr.val();
+            self.a_bank[p].write_data.next = self.wr_data.val();
+            self.a_bank[p].write_enable.next = self.wr_en.val()
+                && !self.wr_target.val()
+                && (self.wr_bank.val() == self.bank_id[p].val());
+            self.array.a_in[p].next = self.a_bank[p].read_data.val();
+            self.array.first_in[p].next = self.ctrl.row_first[p].val();
+            self.array.last_in[p].next = self.ctrl.row_last[p].val();
+        }
+        for q in 0..C {
+            self.b_bank[q].read_clock.next = self.clock.val();
+            self.b_bank[q].write_clock.next = self.clock.val();
+            self.b_bank[q].read_address.next = self.ctrl.b_addr[q].val();
+            self.b_bank[q].write_address.next = self.wr_addr.val();
+            self.b_bank[q].write_data.next = self.wr_data.val();
+            self.b_bank[q].write_enable.next = self.wr_en.val()
+                && self.wr_target.val()
+                && (self.wr_bank.val() == self.bank_id[q].val());
+            self.array.b_in[q].next = self.b_bank[q].read_data.val();
+        }
+
+        // C banks: written by the array's columns, read by the host.
+        self.rd_bank_reg.d.next = self.rd_bank.val();
+        self.rd_data.next = self.zero16.val();
+        for q in 0..C {
+            self.c_bank[q].read_clock.next = self.clock.val();
+            self.c_bank[q].write_clock.next = self.clock.val();
+            self.c_bank[q].read_address.next = self.rd_addr.val();
+            self.c_bank[q].write_address.next = self.ctrl.c_addr[q].val();
+            self.c_bank[q].write_data.next = self.array.c_out[q].val();
+            self.c_bank[q].write_enable.next = self.ctrl.c_we[q].val();
+            if self.rd_bank_reg.q.val() == self.bank_id[q].val() {
+                self.rd_data.next = self.c_bank[q].read_data.val();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::controller::gemm_cycles;
+    use crate::rtlsim::simulate_gemm;
+    use qtrain_model::{gemm, GemmParams, Matrix, Rounding};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Matrix {
+        Matrix::new(rows, cols, (0..rows * cols).map(|_| rng.gen()).collect()).unwrap()
+    }
+
+    /// Runs a random GEMM on an `R x C` core and checks C and `cycles` against the model.
+    fn check<const R: usize, const C: usize>(
+        seed: u64,
+        m: usize,
+        k: usize,
+        n: usize,
+        fl: (u8, u8, u8),
+        rounding: Rounding,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let a = random(&mut rng, m, k);
+        let b = random(&mut rng, k, n);
+        let p = GemmParams::from_seed(seed, fl.0, fl.1, fl.2, rounding);
+        let want = gemm(&a, false, &b, false, None, &p).unwrap();
+        let (got, cycles) = simulate_gemm::<R, C>(&a, &b, &p).unwrap();
+        assert_eq!(got.data, want.data, "{R}x{C} core, {m}x{k}x{n}");
+        assert_eq!(
+            u64::from(cycles),
+            gemm_cycles(R, C, m, k, n),
+            "{R}x{C} core, {m}x{k}x{n}"
+        );
+    }
+
+    #[test]
+    fn tiny_gemm_on_2x2_matches_model() {
+        check::<2, 2>(11, 3, 2, 3, (12, 13, 11), Rounding::Stochastic);
+    }
+
+    #[test]
+    fn single_pe_core() {
+        check::<1, 1>(1, 2, 1, 3, (8, 8, 8), Rounding::Stochastic);
+        check::<1, 1>(2, 3, 4, 2, (15, 15, 0), Rounding::Nearest);
+    }
+
+    #[test]
+    fn one_cycle_tiles_on_1x1_get_the_right_words() {
+        // K = 1 on a 1x1 core: a tile every cycle, so the row-word rewind and the capture of
+        // the next row tile's first word fall in the same cycle. s = 16 with stochastic
+        // rounding makes every element depend on its whole random word.
+        for seed in 0..12 {
+            let (m, n) = (2 + seed as usize % 3, 2 + seed as usize / 3);
+            check::<1, 1>(seed, m, 1, n, (8, 8, 0), Rounding::Stochastic);
+        }
+    }
+
+    #[test]
+    fn partial_tiles_and_word_rewinds_on_2x4() {
+        // Three row tiles (the last partial) and two column tiles (the last partial); K below
+        // and above the minimum tile period.
+        check::<2, 4>(3, 5, 2, 7, (10, 11, 9), Rounding::Stochastic);
+        check::<2, 4>(4, 5, 9, 6, (14, 14, 15), Rounding::Stochastic);
+    }
+
+    #[test]
+    fn non_power_of_two_core() {
+        check::<3, 5>(5, 4, 3, 11, (7, 9, 2), Rounding::Stochastic);
+    }
+
+    #[test]
+    fn truncate_and_saturating_left_shift() {
+        check::<2, 2>(6, 3, 3, 3, (0, 0, 15), Rounding::Truncate);
+        check::<2, 2>(7, 2, 5, 3, (3, 2, 5), Rounding::Nearest);
+    }
+}

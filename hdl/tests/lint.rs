@@ -1,0 +1,71 @@
+//! `verilator --lint-only -Wall` on the generated Verilog of the blocks and of every supported
+//! core shape. Skipped (reported on stderr) when verilator is not on PATH.
+
+use qtrain_hdl::convert::Convert;
+use qtrain_hdl::lfsr::Lfsr;
+use rust_hdl::prelude::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn verilator_available() -> bool {
+    Command::new("verilator").arg("--version").output().is_ok()
+}
+
+/// Lints `verilog` (top module `top`) and returns verilator's complaints, if any.
+fn lint(name: &str, verilog: &str) -> Option<String> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("lint-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The file is named after its top module so that DECLFILENAME has nothing to say.
+    let file = dir.join("top.v");
+    std::fs::write(&file, verilog).unwrap();
+    let config = dir.join("waivers.vlt");
+    std::fs::write(&config, qtrain_hdl::VERILATOR_LINT_CONFIG).unwrap();
+    let out = Command::new("verilator")
+        .args(["--lint-only", "-Wall", "--top-module", "top"])
+        .arg(&config)
+        .arg(&file)
+        .output()
+        .expect("run verilator");
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    if out.status.success() && !text.contains("%Warning") && !text.contains("%Error") {
+        None
+    } else {
+        Some(text)
+    }
+}
+
+fn assert_clean(name: &str, verilog: &str) {
+    if let Some(report) = lint(name, verilog) {
+        panic!("verilator -Wall complains about {name}:\n{report}");
+    }
+}
+
+#[test]
+fn blocks_lint_clean() {
+    if !verilator_available() {
+        eprintln!("SKIPPED: verilator not on PATH");
+        return;
+    }
+    let mut convert = Convert::default();
+    convert.connect_all();
+    assert_clean("convert", &generate_verilog(&convert));
+    let mut lfsr = Lfsr::new(qtrain_model::LFSR_A_MASK);
+    lfsr.connect_all();
+    assert_clean("lfsr", &generate_verilog(&lfsr));
+    let mut array = qtrain_hdl::array::Array::<2, 3>::default();
+    array.connect_all();
+    assert_clean("array", &generate_verilog(&array));
+}
+
+#[test]
+fn every_supported_core_lints_clean() {
+    if !verilator_available() {
+        eprintln!("SKIPPED: verilator not on PATH");
+        return;
+    }
+    for &(r, c) in qtrain_hdl::SUPPORTED_SHAPES {
+        let verilog = qtrain_hdl::gemm_core_verilog(r, c).unwrap();
+        assert_clean(&format!("core{r}x{c}"), &verilog);
+    }
+}

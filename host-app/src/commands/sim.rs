@@ -1,0 +1,222 @@
+//! `qtrain sim gemm`: one GEMM on the Verilated array, checked against the reference model.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use qtrain_model::{GemmParams, Matrix, Rounding};
+use qtrain_sim::{SimCore, SimOptions};
+
+use crate::array_shape::ArrayShape;
+use crate::operands::{self, Distribution};
+
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// Run one GEMM C = op(A)·op(B) on the cycle-accurate Verilator simulation of the array and
+    /// check it bit for bit against the reference model.
+    Gemm(GemmArgs),
+}
+
+#[derive(Args)]
+pub struct GemmArgs {
+    /// Array shape, rows x columns.
+    #[arg(long, default_value = "8x8")]
+    array: ArrayShape,
+    /// Rows of op(A) and C (default 64, or from --a).
+    #[arg(long)]
+    m: Option<usize>,
+    /// Columns of op(A), rows of op(B) (default 64, or from --a/--b).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Columns of op(B) and C (default 64, or from --b).
+    #[arg(long)]
+    n: Option<usize>,
+    /// Fraction bits of A, B and C (0..=15); --fl-a/--fl-b/--fl-c override it per matrix.
+    #[arg(long, default_value_t = 14)]
+    fl: u8,
+    #[arg(long)]
+    fl_a: Option<u8>,
+    #[arg(long)]
+    fl_b: Option<u8>,
+    #[arg(long)]
+    fl_c: Option<u8>,
+    /// Rounding of the one conversion per output element: truncate, nearest or stochastic.
+    #[arg(long, default_value = "stochastic")]
+    rounding: Rounding,
+    /// Seed of the stochastic rounding (and of random operands).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Use A^T: then --a holds a K x M matrix.
+    #[arg(long)]
+    trans_a: bool,
+    /// Use B^T: then --b holds an N x K matrix.
+    #[arg(long)]
+    trans_b: bool,
+    /// Read A from a file of raw 16-bit integers (one row per line) instead of drawing it.
+    #[arg(long)]
+    a: Option<PathBuf>,
+    /// Read B from a file of raw 16-bit integers instead of drawing it.
+    #[arg(long)]
+    b: Option<PathBuf>,
+    /// Distribution of random operands.
+    #[arg(long, value_enum, default_value = "normal")]
+    dist: Distribution,
+    /// Write C (raw 16-bit integers, one row per line) to this file.
+    #[arg(long)]
+    c_out: Option<PathBuf>,
+    /// Write a VCD waveform of the whole simulation to this file (slower).
+    #[arg(long)]
+    vcd: Option<PathBuf>,
+}
+
+pub fn run(cmd: SimCommand) -> anyhow::Result<i32> {
+    match cmd {
+        SimCommand::Gemm(args) => sim_gemm(args),
+    }
+}
+
+/// Dimensions as stored: op(X) is `rows x cols`; the stored matrix is transposed when `trans`.
+fn stored_dims(rows: usize, cols: usize, trans: bool) -> (usize, usize) {
+    if trans {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    }
+}
+
+fn operand(
+    name: &str,
+    file: &Option<PathBuf>,
+    (rows, cols): (Option<usize>, Option<usize>),
+    trans: bool,
+    fl: u8,
+    dist: Distribution,
+    seed: u64,
+) -> anyhow::Result<Matrix> {
+    match file {
+        Some(path) => {
+            let m = operands::read_matrix(path)?;
+            let (op_rows, op_cols) = stored_dims(m.rows, m.cols, trans);
+            for (given, actual, what) in [(rows, op_rows, "rows"), (cols, op_cols, "columns")] {
+                if let Some(g) = given {
+                    if g != actual {
+                        bail!("op({name}) from {} has {actual} {what}, but the command line says {g}", path.display());
+                    }
+                }
+            }
+            Ok(m)
+        }
+        None => {
+            let (r, c) = stored_dims(rows.unwrap_or(64), cols.unwrap_or(64), trans);
+            Ok(operands::random_matrix(r, c, fl, dist, seed))
+        }
+    }
+}
+
+fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
+    let fl_a = args.fl_a.unwrap_or(args.fl);
+    let fl_b = args.fl_b.unwrap_or(args.fl);
+    let fl_c = args.fl_c.unwrap_or(args.fl);
+    let params = GemmParams::from_seed(args.seed, fl_a, fl_b, fl_c, args.rounding);
+    params.validate()?;
+
+    let a = operand("A", &args.a, (args.m, args.k), args.trans_a, fl_a, args.dist, args.seed ^ 0xA)?;
+    let (m, k_a) = stored_dims(a.rows, a.cols, args.trans_a);
+    let b = operand("B", &args.b, (Some(k_a), args.n), args.trans_b, fl_b, args.dist, args.seed ^ 0xB)?;
+    let (_, n) = stored_dims(b.rows, b.cols, args.trans_b);
+    let k = k_a;
+
+    println!(
+        "GEMM {m}x{k}x{n} (MxKxN) on the {} array: FL a/b/c = {fl_a}/{fl_b}/{fl_c} (shift {}), rounding {}, seed {}",
+        args.array,
+        params.shift(),
+        args.rounding,
+        args.seed
+    );
+    if qtrain_model::may_overflow(&a, args.trans_a, &b, None, &params) {
+        println!(
+            "warning: K·max|a|·max|b| exceeds 2^47: this GEMM can wrap the 48-bit accumulator \
+             (bit-exact still, but not the true dot product; see docs/numerics.md §3)"
+        );
+    }
+
+    let expected = qtrain_model::gemm(&a, args.trans_a, &b, args.trans_b, None, &params)?;
+
+    let build = Instant::now();
+    let mut core = SimCore::new(args.array.rows, args.array.cols, SimOptions { trace: args.vcd.clone() })
+        .context("starting the Verilator simulation")?;
+    let build_secs = build.elapsed().as_secs_f64();
+    if build_secs > 1.0 {
+        println!("built the Verilator model in {build_secs:.1} s (cached for next time)");
+    }
+
+    let run = Instant::now();
+    let result = core.gemm(&a, args.trans_a, &b, args.trans_b, &params)?;
+    let secs = run.elapsed().as_secs_f64();
+    let macs = (m * k * n) as f64;
+    println!(
+        "cycles: {} computing (start to done), {} loading operands, {} in all",
+        result.compute_cycles, result.load_cycles, result.total_cycles
+    );
+    println!(
+        "array utilization: {:.1}% of {} PEs over the computing cycles",
+        100.0 * macs / (result.compute_cycles as f64 * (args.array.rows * args.array.cols) as f64),
+        args.array.rows * args.array.cols
+    );
+    println!(
+        "simulated {} cycles in {secs:.3} s: {:.2} M cycles/s, {:.1} M MACs/s",
+        result.total_cycles,
+        result.total_cycles as f64 / secs / 1e6,
+        macs / secs / 1e6
+    );
+    if let Some(vcd) = &args.vcd {
+        println!("waveform: {}", vcd.display());
+    }
+    println!("C checksum (FNV-1a 64): {:016x}", operands::checksum(&result.c));
+    if let Some(path) = &args.c_out {
+        operands::write_atomically(path, operands::matrix_to_text(&result.c).as_bytes())
+            .with_context(|| format!("writing C to {}", path.display()))?;
+    }
+
+    match first_mismatch(&expected, &result.c) {
+        None => {
+            println!("bit-exact: yes");
+            Ok(0)
+        }
+        Some((i, j)) => {
+            let mismatches = expected.data.iter().zip(&result.c.data).filter(|(e, a)| e != a).count();
+            println!("bit-exact: no");
+            println!(
+                "first mismatch at C[{i}][{j}]: model {} vs simulation {} ({mismatches} of {} elements differ)",
+                expected.data[i * n + j],
+                result.c.data[i * n + j],
+                m * n
+            );
+            let row: Vec<i16> = (0..k).map(|kk| op_get(&a, args.trans_a, i, kk)).collect();
+            let col: Vec<i16> = (0..k).map(|kk| op_get(&b, args.trans_b, kk, j)).collect();
+            println!("  op(A) row {i}: {}", preview(&row));
+            println!("  op(B) column {j}: {}", preview(&col));
+            Ok(1)
+        }
+    }
+}
+
+fn op_get(x: &Matrix, trans: bool, r: usize, c: usize) -> i16 {
+    if trans {
+        x.data[c * x.cols + r]
+    } else {
+        x.data[r * x.cols + c]
+    }
+}
+
+fn preview(v: &[i16]) -> String {
+    let shown: Vec<String> = v.iter().take(16).map(|x| x.to_string()).collect();
+    let more = if v.len() > 16 { format!(" … ({} in all)", v.len()) } else { String::new() };
+    format!("[{}]{more}", shown.join(", "))
+}
+
+fn first_mismatch(expected: &Matrix, actual: &Matrix) -> Option<(usize, usize)> {
+    let idx = expected.data.iter().zip(&actual.data).position(|(e, a)| e != a)?;
+    Some((idx / expected.cols, idx % expected.cols))
+}

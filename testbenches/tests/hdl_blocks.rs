@@ -1,0 +1,225 @@
+//! The rust-hdl blocks of `qtrain-hdl`, simulated by rust-hdl, against the reference model.
+//!
+//! Small blocks get many random cases (the LFSR word stream, the conversion over every shift,
+//! rounding mode and corner of the accumulator, the PE over back-to-back dot products); the
+//! whole core runs a few small GEMMs, since rust-hdl's simulator is slow for large designs.
+
+use qtrain_hdl::controller::gemm_cycles;
+use qtrain_hdl::convert::{simulate_convert, Convert};
+use qtrain_hdl::lfsr::Lfsr;
+use qtrain_hdl::macc::Macc;
+use qtrain_hdl::rust_hdl::prelude::*;
+use qtrain_hdl::simulate_gemm;
+use qtrain_model::{
+    convert, gemm, wrap48, GemmParams, Lfsr as ModelLfsr, Matrix, Rounding, LFSR_A_MASK,
+    LFSR_B_MASK,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// One clock cycle: inputs settle with the clock low, then the rising edge.
+fn cycle<B: Block>(uut: &mut B, clock: impl Fn(&mut B, bool)) {
+    assert!(simulate(uut, 1000), "did not settle");
+    clock(uut, true);
+    assert!(simulate(uut, 1000), "did not settle");
+    clock(uut, false);
+    assert!(simulate(uut, 1000), "did not settle");
+}
+
+#[test]
+fn lfsr_word_streams_match_model() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let clock = |u: &mut Lfsr, v: bool| u.clock.next = Clock { clk: v };
+    for mask in [LFSR_A_MASK, LFSR_B_MASK] {
+        for _ in 0..4 {
+            let seed = rng.gen::<u32>() | 1;
+            let mut uut = Lfsr::new(mask);
+            uut.connect_all();
+            uut.load.next = true;
+            uut.load_state.next = bits(u64::from(seed));
+            cycle(&mut uut, clock);
+            uut.load.next = false;
+            uut.advance.next = true;
+            let mut model = ModelLfsr::new(seed, mask);
+            for n in 0..500 {
+                assert_eq!(
+                    uut.word.val().to_u16(),
+                    model.next_word(),
+                    "mask {mask:#x} word {n}"
+                );
+                cycle(&mut uut, clock);
+            }
+            assert_eq!(uut.state.val().to_u32(), model.state);
+        }
+    }
+}
+
+/// A random accumulator that often sits near a boundary that matters to the conversion.
+fn interesting_acc(rng: &mut ChaCha8Rng, shift: i32) -> i64 {
+    let s = shift.max(0) as u32;
+    match rng.gen_range(0..6) {
+        // Anywhere in the 48-bit range.
+        0 => wrap48(rng.gen::<i64>()),
+        // Near the edges of the 16-bit output range after the shift.
+        1 => {
+            let edge: i64 = if rng.gen() { 32767 } else { -32768 };
+            let base = if shift <= 0 {
+                edge >> (-shift)
+            } else {
+                edge << s
+            };
+            wrap48(base + rng.gen_range(-3i64 << s..=3i64 << s))
+        }
+        // Exact ties: the dropped fraction is one half.
+        2 if s >= 1 => wrap48((rng.gen_range(-40_000i64..40_000) << s) + (1 << (s - 1))),
+        // Small values (the common case in training).
+        3 => rng.gen_range(-(1i64 << (s + 16))..(1i64 << (s + 16))),
+        // The very ends of the accumulator, where acc + u needs the 49th bit.
+        4 => {
+            if rng.gen() {
+                (1 << 47) - 1 - rng.gen_range(0..1 << 31)
+            } else {
+                -(1 << 47) + rng.gen_range(0..1 << 31)
+            }
+        }
+        _ => wrap48(rng.gen::<i32>() as i64),
+    }
+}
+
+#[test]
+fn convert_matches_model_on_random_and_corner_cases() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut uut = Convert::default();
+    uut.connect_all();
+    let (mut saturated, mut ties, mut non_positive) = (0, 0, 0);
+    for _ in 0..60_000 {
+        let shift = rng.gen_range(-15..=30);
+        let acc = interesting_acc(&mut rng, shift);
+        let rounding = Rounding::ALL[rng.gen_range(0..3)];
+        let r = rng.gen::<u16>();
+        let want = convert(acc, shift, rounding, r);
+        let got = simulate_convert(&mut uut, acc, shift, rounding as u8, r);
+        assert_eq!(got, want, "acc={acc} s={shift} {rounding} r={r:#06x}");
+        saturated += usize::from(want == i16::MAX || want == i16::MIN);
+        ties += usize::from(shift >= 1 && acc.rem_euclid(1 << shift) == 1 << (shift - 1));
+        non_positive += usize::from(shift <= 0);
+    }
+    // The draw must really have covered the corners it aims at.
+    assert!(
+        saturated > 1000 && ties > 1000 && non_positive > 1000,
+        "{saturated} {ties} {non_positive}"
+    );
+}
+
+#[test]
+fn pe_dot_products_match_model() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut uut = Macc::default();
+    uut.connect_all();
+    let clock = |u: &mut Macc, v: bool| u.clock.next = Clock { clk: v };
+    for trial in 0..20 {
+        let shift = rng.gen_range(-15..=30);
+        let rounding = Rounding::ALL[trial % 3];
+        uut.shift.next = bits((shift as u64) & 0x3F);
+        uut.rounding.next = bits(rounding as u64);
+        uut.chain_in.next = bits(0);
+        let len = rng.gen_range(1..40);
+        let (ra, cb) = (rng.gen::<u16>(), rng.gen::<u16>());
+        let mut acc = 0i64;
+        for k in 0..len {
+            let (a, b) = (rng.gen::<i16>(), rng.gen::<i16>());
+            acc = wrap48(acc + i64::from(a) * i64::from(b));
+            uut.a.next = bits(u64::from(a as u16));
+            uut.b.next = bits(u64::from(b as u16));
+            uut.first.next = k == 0;
+            uut.last.next = k == len - 1;
+            // The words only matter on the last beat: feed noise before it.
+            uut.ra.next = bits(u64::from(if k == len - 1 { ra } else { rng.gen::<u16>() }));
+            uut.cb.next = bits(u64::from(if k == len - 1 { cb } else { rng.gen::<u16>() }));
+            cycle(&mut uut, clock);
+        }
+        uut.first.next = false;
+        uut.last.next = false;
+        // Two conversion stages, then the result register holds it.
+        cycle(&mut uut, clock);
+        cycle(&mut uut, clock);
+        let want = convert(acc, shift, rounding, ra ^ cb);
+        assert_eq!(
+            uut.result.val().to_u16() as i16,
+            want,
+            "trial {trial}, K = {len}"
+        );
+    }
+}
+
+fn random(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Matrix {
+    Matrix::new(rows, cols, (0..rows * cols).map(|_| rng.gen()).collect()).unwrap()
+}
+
+#[test]
+fn tiny_core_gemms_match_model() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    // (trans_a, trans_b, fl_a, fl_b, fl_c, rounding)
+    let cases = [
+        (false, false, 12, 13, 11, Rounding::Stochastic),
+        (true, false, 8, 8, 8, Rounding::Nearest),
+        (false, true, 0, 0, 15, Rounding::Truncate),
+        (true, true, 15, 15, 0, Rounding::Stochastic),
+    ];
+    for (n, &(ta, tb, fa, fb, fc, rounding)) in cases.iter().enumerate() {
+        let (m, k, nn) = (3, 2 + n, 3);
+        let a = if ta {
+            random(&mut rng, k, m)
+        } else {
+            random(&mut rng, m, k)
+        };
+        let b = if tb {
+            random(&mut rng, nn, k)
+        } else {
+            random(&mut rng, k, nn)
+        };
+        let p = GemmParams::from_seed(100 + n as u64, fa, fb, fc, rounding);
+        let want = gemm(&a, ta, &b, tb, None, &p).unwrap();
+        let op_a = if ta { a.transpose() } else { a.clone() };
+        let op_b = if tb { b.transpose() } else { b.clone() };
+        let (got, cycles) = simulate_gemm::<2, 2>(&op_a, &op_b, &p).unwrap();
+        assert_eq!(got.data, want.data, "case {n}");
+        assert_eq!(u64::from(cycles), gemm_cycles(2, 2, m, k, nn));
+    }
+}
+
+#[test]
+fn core_results_do_not_depend_on_the_array_shape() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (m, k, n) = (5, 7, 6);
+    let a = random(&mut rng, m, k);
+    let b = random(&mut rng, k, n);
+    let p = GemmParams::from_seed(9, 11, 12, 9, Rounding::Stochastic);
+    let want = gemm(&a, false, &b, false, None, &p).unwrap();
+    assert_eq!(simulate_gemm::<1, 1>(&a, &b, &p).unwrap().0.data, want.data);
+    assert_eq!(simulate_gemm::<2, 4>(&a, &b, &p).unwrap().0.data, want.data);
+    assert_eq!(simulate_gemm::<3, 5>(&a, &b, &p).unwrap().0.data, want.data);
+    assert_eq!(simulate_gemm::<4, 4>(&a, &b, &p).unwrap().0.data, want.data);
+}
+
+#[test]
+fn larger_core_gemms_match_model_and_cycle_formula() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    // Back-to-back tiles (K above the minimum tile period) with partial edge tiles.
+    let (m, k, n) = (9, 33, 13);
+    let a = random(&mut rng, m, k);
+    let b = random(&mut rng, k, n);
+    let p = GemmParams::from_seed(12, 13, 14, 12, Rounding::Stochastic);
+    let want = gemm(&a, false, &b, false, None, &p).unwrap();
+    let (got, cycles) = simulate_gemm::<4, 4>(&a, &b, &p).unwrap();
+    assert_eq!(got.data, want.data);
+    assert_eq!(u64::from(cycles), gemm_cycles(4, 4, m, k, n));
+    let (m, k, n) = (10, 20, 17);
+    let a = random(&mut rng, m, k);
+    let b = random(&mut rng, k, n);
+    let p = GemmParams::from_seed(13, 9, 9, 10, Rounding::Nearest);
+    let want = gemm(&a, false, &b, false, None, &p).unwrap();
+    let (got, cycles) = simulate_gemm::<8, 8>(&a, &b, &p).unwrap();
+    assert_eq!(got.data, want.data);
+    assert_eq!(u64::from(cycles), gemm_cycles(8, 8, m, k, n));
+}
