@@ -1,6 +1,7 @@
 //! The tile sequencer: streams op(A) and op(B) tiles through the array and drains C.
 
-use crate::convert::CONVERT_LATENCY;
+use crate::column_convert::HEAD_LATENCY;
+use crate::core::LAUNCH_CYCLES;
 use crate::lfsr::Lfsr;
 use crate::SCRATCH_ADDR_BITS as AB;
 use qtrain_model::{LFSR_A_MASK, LFSR_B_MASK};
@@ -21,13 +22,14 @@ pub const PHASE_FLUSH: u64 = 4;
 
 /// The count the flush phase starts from: the last beat of the last tile is issued in cycle
 /// `t`, the flush phase lasts cycles `t + 1 ..= t + 1 + F`, and the last C write (row R-1 of
-/// column C-1) happens in its final cycle `t + 2R + C + 2 + L`, with `L` = [`CONVERT_LATENCY`].
+/// column C-1) happens in its final cycle `t + 2R + C + 1 + L`, with `L` = [`HEAD_LATENCY`].
 pub const fn flush_cycles(rows: usize, cols: usize) -> usize {
-    2 * rows + cols + 1 + CONVERT_LATENCY
+    2 * rows + cols + HEAD_LATENCY
 }
 
-/// The shortest tile period (beats between tile starts) the array allows: the result chains
-/// need `2R - 1` cycles per tile and the column words `C`.
+/// The shortest tile period (beats between tile starts) the array allows: a tile's sums leave
+/// a column in `2R - 1` cycles (row words handed out every other cycle) and its column words
+/// take `C` cycles.
 pub const fn min_tile_period(rows: usize, cols: usize) -> usize {
     let chain = 2 * rows - 1;
     if chain > cols {
@@ -46,7 +48,7 @@ pub const fn gemm_cycles(rows: usize, cols: usize, m: usize, k: usize, n: usize)
     } else {
         min_tile_period(rows, cols)
     };
-    (18 + CONVERT_LATENCY + 3 * rows + cols + k + (tiles - 1) * period) as u64
+    (17 + LAUNCH_CYCLES + HEAD_LATENCY + 3 * rows + cols + k + (tiles - 1) * period) as u64
 }
 
 /// The controller of `GemmCore<R, C>` (see docs/hardware.md for the schedule).
@@ -59,7 +61,9 @@ pub const fn gemm_cycles(rows: usize, cols: usize, m: usize, k: usize, n: usize)
 pub struct Controller<const R: usize, const C: usize> {
     /// Clock.
     pub clock: Signal<In, Clock>,
-    /// Start pulse (ignored while busy).
+    /// Start pulse (ignored while busy). `m`, `k`, `n` must then stay stable until `busy`
+    /// falls (the core feeds them from its configuration latch); the LFSR states are read
+    /// with the pulse only.
     pub start: Signal<In, Bit>,
     /// Rows of op(A) and C.
     pub m: Signal<In, Bits<16>>,
@@ -81,8 +85,11 @@ pub struct Controller<const R: usize, const C: usize> {
     pub row_first: Vec<Signal<Out, Bit>>,
     /// Row `p` feed: last beat.
     pub row_last: Vec<Signal<Out, Bit>>,
-    /// The current row word (LFSR A).
+    /// The row word (LFSR A) of the sum that reaches column 0's head next cycle.
     pub row_word: Signal<Out, Bits<16>>,
+    /// Marks a tile one cycle before its row 0 sum reaches column 0's head; column `q` takes
+    /// `col_word` `q + 1` cycles after the mark.
+    pub col_load: Signal<Out, Bit>,
     /// The current column word (LFSR B).
     pub col_word: Signal<Out, Bits<16>>,
     /// Write enable of C bank `q` (data comes from the array's column `q`).
@@ -98,9 +105,6 @@ pub struct Controller<const R: usize, const C: usize> {
     run: Constant<Bits<3>>,
     flush: Constant<Bits<3>>,
     cnt: DFF<Bits<16>>,
-    m_reg: DFF<Bits<16>>,
-    k_reg: DFF<Bits<16>>,
-    n_reg: DFF<Bits<16>>,
     row_base: DFF<Bits<32>>,
     col_base: DFF<Bits<32>>,
     capture_row: DFF<Bit>,
@@ -121,30 +125,42 @@ pub struct Controller<const R: usize, const C: usize> {
     ach_addr: Vec<DFF<Bits<AB>>>,
     ach_first: Vec<DFF<Bit>>,
     ach_last: Vec<DFF<Bit>>,
-    ach_rowend: Vec<DFF<Bit>>,
     bch_addr: Vec<DFF<Bits<AB>>>,
-    bch_last: Vec<DFF<Bit>>,
-    bch_rowend: Vec<DFF<Bit>>,
     // Feed flags, one cycle after the chain (the RAM read latency).
     f_first: Vec<DFF<Bit>>,
     f_last: Vec<DFF<Bit>>,
-    f_rowend: DFF<Bit>,
-    g_last: Vec<DFF<Bit>>,
-    g_rowend: DFF<Bit>,
     // Tile info from issue to the drain (TILE_INFO_STAGES cycles).
     ti_valid: Vec<DFF<Bit>>,
+    ti_rowend: Vec<DFF<Bit>>,
     ti_cbase: Vec<DFF<Bits<AB>>>,
     ti_rows: Vec<DFF<Bits<16>>>,
+    // Drain: `ev` is high in the cycle before a tile's row reaches column 0's head.
+    ev: DFF<Bit>,
+    ev_first: DFF<Bit>,
+    ev_lastrow: DFF<Bit>,
+    ev_rowend: DFF<Bit>,
+    ev_we: DFF<Bit>,
+    ev_addr: DFF<Bits<AB>>,
     dr_addr: DFF<Bits<AB>>,
     dr_left: DFF<Bits<16>>,
+    dr_wleft: DFF<Bits<16>>,
     dr_gap: DFF<Bit>,
+    // Column words of the current tile: index of the next one, and whether any are left.
+    cw_idx: DFF<Bits<16>>,
+    cw_busy: DFF<Bit>,
+    cw_rowend: DFF<Bit>,
+    // Write commands of column 0, delayed by the column head's latency.
+    wd_we: Vec<DFF<Bit>>,
+    wd_addr: Vec<DFF<Bits<AB>>>,
     // Write command chain: stage q is column q's write this cycle.
     wch_we: Vec<DFF<Bit>>,
     wch_addr: Vec<DFF<Bits<AB>>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     rows16: Constant<Bits<16>>,
+    rows_minus1: Constant<Bits<16>>,
     cols16: Constant<Bits<16>>,
+    cols_minus1: Constant<Bits<16>>,
     min_period16: Constant<Bits<16>>,
     flush16: Constant<Bits<16>>,
     div_steps16: Constant<Bits<16>>,
@@ -156,10 +172,8 @@ pub struct Controller<const R: usize, const C: usize> {
     iss_rowend: Signal<Local, Bit>,
     iss_rows: Signal<Local, Bits<16>>,
     k_minus1: Signal<Local, Bits<16>>,
-    w0_we: Signal<Local, Bit>,
-    w0_addr: Signal<Local, Bits<AB>>,
-    adv_a: Signal<Local, Bit>,
-    adv_b: Signal<Local, Bit>,
+    cw_now: Signal<Local, Bits<16>>,
+    cw_rowend_now: Signal<Local, Bit>,
 }
 
 fn many<T: Default>(n: usize) -> Vec<T> {
@@ -170,8 +184,9 @@ fn c16(v: usize) -> Constant<Bits<16>> {
     Constant::new(bits(v as u64))
 }
 
-/// Stages of the tile-info pipeline between issue and the first C write command.
-const TILE_INFO_STAGES: usize = 4 + CONVERT_LATENCY;
+/// Stages of the tile-info pipeline between the issue of a tile's last beat and the cycle
+/// before its drain (whose first event is one cycle later still).
+const TILE_INFO_STAGES: usize = 2;
 
 impl<const R: usize, const C: usize> Default for Controller<R, C> {
     fn default() -> Self {
@@ -190,6 +205,7 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             row_first: many(R),
             row_last: many(R),
             row_word: Default::default(),
+            col_load: Default::default(),
             col_word: Default::default(),
             c_we: many(C),
             c_addr: many(C),
@@ -202,9 +218,6 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             run: Constant::new(bits(PHASE_RUN)),
             flush: Constant::new(bits(PHASE_FLUSH)),
             cnt: Default::default(),
-            m_reg: Default::default(),
-            k_reg: Default::default(),
-            n_reg: Default::default(),
             row_base: Default::default(),
             col_base: Default::default(),
             capture_row: Default::default(),
@@ -224,27 +237,36 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             ach_addr: many(R),
             ach_first: many(R),
             ach_last: many(R),
-            ach_rowend: many(R),
             bch_addr: many(C),
-            bch_last: many(C),
-            bch_rowend: many(C),
             f_first: many(R),
             f_last: many(R),
-            f_rowend: Default::default(),
-            g_last: many(C),
-            g_rowend: Default::default(),
             ti_valid: many(TILE_INFO_STAGES),
+            ti_rowend: many(TILE_INFO_STAGES),
             ti_cbase: many(TILE_INFO_STAGES),
             ti_rows: many(TILE_INFO_STAGES),
+            ev: Default::default(),
+            ev_first: Default::default(),
+            ev_lastrow: Default::default(),
+            ev_rowend: Default::default(),
+            ev_we: Default::default(),
+            ev_addr: Default::default(),
             dr_addr: Default::default(),
             dr_left: Default::default(),
+            dr_wleft: Default::default(),
             dr_gap: Default::default(),
+            cw_idx: Default::default(),
+            cw_busy: Default::default(),
+            cw_rowend: Default::default(),
+            wd_we: many(HEAD_LATENCY),
+            wd_addr: many(HEAD_LATENCY),
             wch_we: many(C),
             wch_addr: many(C),
             zero16: c16(0),
             one16: c16(1),
             rows16: c16(R),
+            rows_minus1: c16(R - 1),
             cols16: c16(C),
+            cols_minus1: c16(C - 1),
             min_period16: c16(min_tile_period(R, C)),
             flush16: c16(flush_cycles(R, C)),
             div_steps16: c16(16),
@@ -256,10 +278,8 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             iss_rowend: Default::default(),
             iss_rows: Default::default(),
             k_minus1: Default::default(),
-            w0_we: Default::default(),
-            w0_addr: Default::default(),
-            adv_a: Default::default(),
-            adv_b: Default::default(),
+            cw_now: Default::default(),
+            cw_rowend_now: Default::default(),
         }
     }
 }
@@ -272,9 +292,6 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             clock,
             phase,
             cnt,
-            m_reg,
-            k_reg,
-            n_reg,
             row_base,
             col_base,
             capture_row,
@@ -291,20 +308,24 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             b_base,
             c_base,
             c_row,
-            f_rowend,
-            g_rowend,
+            ev,
+            ev_first,
+            ev_lastrow,
+            ev_rowend,
+            ev_we,
+            ev_addr,
             dr_addr,
             dr_left,
-            dr_gap
+            dr_wleft,
+            dr_gap,
+            cw_idx,
+            cw_busy,
+            cw_rowend
         );
-        self.lfsr_a.clock.next = self.clock.val();
-        self.lfsr_b.clock.next = self.clock.val();
         self.busy.next = self.phase.q.val() != self.idle.val();
-        self.row_word.next = self.lfsr_a.word.val();
-        self.col_word.next = self.lfsr_b.word.val();
 
         // ---- Issue: which beat the banks read this cycle (before the skew chains).
-        self.k_minus1.next = self.k_reg.q.val() - self.one16.val();
+        self.k_minus1.next = self.k.val() - self.one16.val();
         self.iss_first.next = false;
         self.iss_last.next = false;
         self.iss_rowend.next = self.cols_left.q.val() <= self.cols16.val();
@@ -312,7 +333,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         if self.rows_left.q.val() < self.rows16.val() {
             self.iss_rows.next = self.rows_left.q.val();
         }
-        if self.phase.q.val() == self.run.val() && self.kk.q.val() < self.k_reg.q.val() {
+        if self.phase.q.val() == self.run.val() && self.kk.q.val() < self.k.val() {
             self.iss_first.next = self.kk.q.val() == self.zero16.val();
             self.iss_last.next = self.kk.q.val() == self.k_minus1.val();
         }
@@ -326,9 +347,6 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             if self.start.val() {
                 self.phase.d.next = self.divide.val();
                 self.cnt.d.next = self.div_steps16.val();
-                self.m_reg.d.next = self.m.val();
-                self.k_reg.d.next = self.k.val();
-                self.n_reg.d.next = self.n.val();
                 self.div_num.d.next = self.n.val() - self.one16.val();
                 self.div_rem.d.next = self.zero16.val();
                 self.div_quo.d.next = self.zero16.val();
@@ -379,14 +397,14 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 self.kk.d.next = self.zero16.val();
                 if self.iss_rowend.val() {
                     self.rows_left.d.next = self.rows_left.q.val() - self.rows16.val();
-                    self.cols_left.d.next = self.n_reg.q.val();
-                    self.a_base.d.next = self.a_base.q.val() + self.k_reg.q.val().get_bits::<AB>(0);
+                    self.cols_left.d.next = self.n.val();
+                    self.a_base.d.next = self.a_base.q.val() + self.k.val().get_bits::<AB>(0);
                     self.b_base.d.next = self.zero_a.val();
                     self.c_row.d.next = self.c_row.q.val() + self.rnb.q.val();
                     self.c_base.d.next = self.c_row.q.val() + self.rnb.q.val();
                 } else {
                     self.cols_left.d.next = self.cols_left.q.val() - self.cols16.val();
-                    self.b_base.d.next = self.b_base.q.val() + self.k_reg.q.val().get_bits::<AB>(0);
+                    self.b_base.d.next = self.b_base.q.val() + self.k.val().get_bits::<AB>(0);
                     self.c_base.d.next = self.c_base.q.val() + self.one_a.val();
                 }
             } else {
@@ -406,7 +424,6 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             self.ach_addr[p].clock.next = self.clock.val();
             self.ach_first[p].clock.next = self.clock.val();
             self.ach_last[p].clock.next = self.clock.val();
-            self.ach_rowend[p].clock.next = self.clock.val();
             self.f_first[p].clock.next = self.clock.val();
             self.f_last[p].clock.next = self.clock.val();
             self.f_first[p].d.next = self.ach_first[p].q.val();
@@ -418,78 +435,126 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         self.ach_addr[0].d.next = self.a_base.q.val() + self.kk.q.val().get_bits::<AB>(0);
         self.ach_first[0].d.next = self.iss_first.val();
         self.ach_last[0].d.next = self.iss_last.val();
-        self.ach_rowend[0].d.next = self.iss_rowend.val();
         for p in 1..R {
             self.ach_addr[p].d.next = self.ach_addr[p - 1].q.val();
             self.ach_first[p].d.next = self.ach_first[p - 1].q.val();
             self.ach_last[p].d.next = self.ach_last[p - 1].q.val();
-            self.ach_rowend[p].d.next = self.ach_rowend[p - 1].q.val();
         }
         for q in 0..C {
             self.bch_addr[q].clock.next = self.clock.val();
-            self.bch_last[q].clock.next = self.clock.val();
-            self.bch_rowend[q].clock.next = self.clock.val();
-            self.g_last[q].clock.next = self.clock.val();
-            self.g_last[q].d.next = self.bch_last[q].q.val();
             self.b_addr[q].next = self.bch_addr[q].q.val();
         }
         self.bch_addr[0].d.next = self.b_base.q.val() + self.kk.q.val().get_bits::<AB>(0);
-        self.bch_last[0].d.next = self.iss_last.val();
-        self.bch_rowend[0].d.next = self.iss_rowend.val();
         for q in 1..C {
             self.bch_addr[q].d.next = self.bch_addr[q - 1].q.val();
-            self.bch_last[q].d.next = self.bch_last[q - 1].q.val();
-            self.bch_rowend[q].d.next = self.bch_rowend[q - 1].q.val();
-        }
-        for p in (R - 1)..R {
-            self.f_rowend.d.next = self.ach_rowend[p].q.val();
-        }
-        for q in (C - 1)..C {
-            self.g_rowend.d.next = self.bch_rowend[q].q.val();
         }
 
-        // ---- Random words. Row p of a tile takes LFSR A's word in the cycle its last beat is
-        // fed, so LFSR A steps once per row; column q likewise with LFSR B.
-        self.adv_a.next = false;
-        for p in 0..(R - 1) {
-            if self.f_last[p].q.val() {
-                self.adv_a.next = true;
+        // ---- Drain. A tile's sums reach column 0's head two cycles apart, row 0 first, from
+        // TILE_INFO_STAGES + 2 cycles after the issue of its last beat (docs/hardware.md).
+        // `ev` marks the cycle before each of them: the row word goes out then.
+        for i in 0..TILE_INFO_STAGES {
+            self.ti_valid[i].clock.next = self.clock.val();
+            self.ti_rowend[i].clock.next = self.clock.val();
+            self.ti_cbase[i].clock.next = self.clock.val();
+            self.ti_rows[i].clock.next = self.clock.val();
+        }
+        self.ti_valid[0].d.next = self.iss_last.val();
+        self.ti_rowend[0].d.next = self.iss_rowend.val();
+        self.ti_cbase[0].d.next = self.c_base.q.val();
+        self.ti_rows[0].d.next = self.iss_rows.val();
+        for i in 1..TILE_INFO_STAGES {
+            self.ti_valid[i].d.next = self.ti_valid[i - 1].q.val();
+            self.ti_rowend[i].d.next = self.ti_rowend[i - 1].q.val();
+            self.ti_cbase[i].d.next = self.ti_cbase[i - 1].q.val();
+            self.ti_rows[i].d.next = self.ti_rows[i - 1].q.val();
+        }
+        self.ev.d.next = false;
+        self.ev_first.d.next = false;
+        self.ev_lastrow.d.next = false;
+        self.ev_we.d.next = false;
+        self.col_load.next = false;
+        for i in (TILE_INFO_STAGES - 1)..TILE_INFO_STAGES {
+            self.col_load.next = self.ti_valid[i].q.val();
+            if self.ti_valid[i].q.val() {
+                self.ev.d.next = true;
+                self.ev_first.d.next = true;
+                self.ev_lastrow.d.next = self.rows_minus1.val() == self.zero16.val();
+                self.ev_rowend.d.next = self.ti_rowend[i].q.val();
+                self.ev_we.d.next = true;
+                self.ev_addr.d.next = self.ti_cbase[i].q.val();
+                self.dr_addr.d.next = self.ti_cbase[i].q.val() + self.nb.q.val();
+                self.dr_left.d.next = self.rows_minus1.val();
+                self.dr_wleft.d.next = self.ti_rows[i].q.val() - self.one16.val();
+                self.dr_gap.d.next = true;
+            } else if self.dr_left.q.val() != self.zero16.val() {
+                if self.dr_gap.q.val() {
+                    self.dr_gap.d.next = false;
+                } else {
+                    // Rows >= M get their words like any other row but are not written.
+                    self.ev.d.next = true;
+                    self.ev_lastrow.d.next = self.dr_left.q.val() == self.one16.val();
+                    self.ev_we.d.next = self.dr_wleft.q.val() != self.zero16.val();
+                    self.ev_addr.d.next = self.dr_addr.q.val();
+                    self.dr_addr.d.next = self.dr_addr.q.val() + self.nb.q.val();
+                    self.dr_left.d.next = self.dr_left.q.val() - self.one16.val();
+                    if self.dr_wleft.q.val() != self.zero16.val() {
+                        self.dr_wleft.d.next = self.dr_wleft.q.val() - self.one16.val();
+                    }
+                    self.dr_gap.d.next = true;
+                }
             }
         }
-        self.adv_b.next = false;
-        for q in 0..C {
-            if self.g_last[q].q.val() {
-                self.adv_b.next = true;
-            }
-        }
-        self.lfsr_a.advance.next = self.adv_a.val();
+
+        // ---- Random words. LFSR A shows the word of each row of a tile in that row's `ev`
+        // cycle and steps right after it; after the tile's last row it either rewinds to the
+        // row tile's first word (the next tile has the same rows) or, after the last column
+        // tile, steps once more to the next row tile's first word, which is saved as its start.
+        self.lfsr_a.clock.next = self.clock.val();
+        self.lfsr_b.clock.next = self.clock.val();
+        self.row_word.next = self.lfsr_a.word.val();
+        self.col_word.next = self.lfsr_b.word.val();
+        self.lfsr_a.advance.next = false;
         self.lfsr_a.load.next = false;
         self.lfsr_a.load_state.next = self.row_base.q.val();
-        self.lfsr_b.advance.next = self.adv_b.val();
-        self.lfsr_b.load.next = false;
-        self.lfsr_b.load_state.next = self.col_base.q.val();
         self.capture_row.d.next = false;
-        for p in (R - 1)..R {
-            if self.f_last[p].q.val() {
-                if self.f_rowend.q.val() {
-                    // Next row tile: its first word is the one after this tile's last row.
-                    self.lfsr_a.advance.next = true;
-                    self.capture_row.d.next = true;
-                } else if !self.capture_row.q.val() {
-                    // Next column tile of the same rows: rewind to this row tile's first word.
-                    // (When the base is being captured this very cycle, at a tile period of
-                    // one cycle, the generator already holds it.)
-                    self.lfsr_a.load.next = true;
-                }
+        if self.ev.q.val() {
+            if !self.ev_lastrow.q.val() {
+                self.lfsr_a.advance.next = true;
+            } else if self.ev_rowend.q.val() {
+                self.lfsr_a.advance.next = true;
+                self.capture_row.d.next = true;
+            } else if !self.capture_row.q.val() {
+                // (When the start is being captured this very cycle, at a tile period of one
+                // cycle, the generator already holds it.)
+                self.lfsr_a.load.next = true;
             }
         }
         if self.capture_row.q.val() {
             self.row_base.d.next = self.lfsr_a.state.val();
         }
-        for q in (C - 1)..C {
-            if self.g_last[q].q.val() && self.g_rowend.q.val() {
-                // Next row tile starts again at column 0.
+        // LFSR B shows column q's word in cycle ev_first + q and steps after each; after the
+        // last column it holds the next column tile's first word, or, at the end of a row
+        // tile, reloads column 0's.
+        self.cw_now.next = self.cw_idx.q.val();
+        self.cw_rowend_now.next = self.cw_rowend.q.val();
+        if self.ev_first.q.val() {
+            self.cw_now.next = self.zero16.val();
+            self.cw_rowend_now.next = self.ev_rowend.q.val();
+            self.cw_rowend.d.next = self.ev_rowend.q.val();
+        }
+        self.cw_busy.d.next = false;
+        self.lfsr_b.advance.next = false;
+        self.lfsr_b.load.next = false;
+        self.lfsr_b.load_state.next = self.col_base.q.val();
+        if self.ev_first.q.val() || self.cw_busy.q.val() {
+            if self.cw_now.val() != self.cols_minus1.val() {
+                self.lfsr_b.advance.next = true;
+                self.cw_busy.d.next = true;
+                self.cw_idx.d.next = self.cw_now.val() + self.one16.val();
+            } else if self.cw_rowend_now.val() {
                 self.lfsr_b.load.next = true;
+            } else {
+                self.lfsr_b.advance.next = true;
             }
         }
         if self.phase.q.val() == self.idle.val() && self.start.val() {
@@ -504,39 +569,17 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             self.col_base.d.next = self.lfsr_b.state.val();
         }
 
-        // ---- Drain: column 0's C writes, rows of a tile two cycles apart (see docs).
-        for i in 0..TILE_INFO_STAGES {
-            self.ti_valid[i].clock.next = self.clock.val();
-            self.ti_cbase[i].clock.next = self.clock.val();
-            self.ti_rows[i].clock.next = self.clock.val();
+        // ---- C writes: column 0's, once its head has converted the row, then one register
+        // per column for the others.
+        for i in 0..HEAD_LATENCY {
+            self.wd_we[i].clock.next = self.clock.val();
+            self.wd_addr[i].clock.next = self.clock.val();
         }
-        self.ti_valid[0].d.next = self.iss_last.val();
-        self.ti_cbase[0].d.next = self.c_base.q.val();
-        self.ti_rows[0].d.next = self.iss_rows.val();
-        for i in 1..TILE_INFO_STAGES {
-            self.ti_valid[i].d.next = self.ti_valid[i - 1].q.val();
-            self.ti_cbase[i].d.next = self.ti_cbase[i - 1].q.val();
-            self.ti_rows[i].d.next = self.ti_rows[i - 1].q.val();
-        }
-        self.w0_we.next = false;
-        self.w0_addr.next = self.dr_addr.q.val();
-        for i in (TILE_INFO_STAGES - 1)..TILE_INFO_STAGES {
-            if self.ti_valid[i].q.val() {
-                self.w0_we.next = true;
-                self.w0_addr.next = self.ti_cbase[i].q.val();
-                self.dr_addr.d.next = self.ti_cbase[i].q.val() + self.nb.q.val();
-                self.dr_left.d.next = self.ti_rows[i].q.val() - self.one16.val();
-                self.dr_gap.d.next = true;
-            } else if self.dr_left.q.val() != self.zero16.val() {
-                if self.dr_gap.q.val() {
-                    self.dr_gap.d.next = false;
-                } else {
-                    self.w0_we.next = true;
-                    self.dr_addr.d.next = self.dr_addr.q.val() + self.nb.q.val();
-                    self.dr_left.d.next = self.dr_left.q.val() - self.one16.val();
-                    self.dr_gap.d.next = true;
-                }
-            }
+        self.wd_we[0].d.next = self.ev_we.q.val();
+        self.wd_addr[0].d.next = self.ev_addr.q.val();
+        for i in 1..HEAD_LATENCY {
+            self.wd_we[i].d.next = self.wd_we[i - 1].q.val();
+            self.wd_addr[i].d.next = self.wd_addr[i - 1].q.val();
         }
         for q in 0..C {
             self.wch_we[q].clock.next = self.clock.val();
@@ -544,8 +587,10 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             self.c_we[q].next = self.wch_we[q].q.val();
             self.c_addr[q].next = self.wch_addr[q].q.val();
         }
-        self.wch_we[0].d.next = self.w0_we.val();
-        self.wch_addr[0].d.next = self.w0_addr.val();
+        for i in (HEAD_LATENCY - 1)..HEAD_LATENCY {
+            self.wch_we[0].d.next = self.wd_we[i].q.val();
+            self.wch_addr[0].d.next = self.wd_addr[i].q.val();
+        }
         for q in 1..C {
             self.wch_we[q].d.next = self.wch_we[q - 1].q.val();
             self.wch_addr[q].d.next = self.wch_addr[q - 1].q.val();
@@ -611,7 +656,12 @@ mod tests {
                     .collect();
                 assert_eq!(bank, &want, "{m}x{k}x{n}, bank {q}");
             }
-            assert_eq!(busy, gemm_cycles(2, 4, m, k, n), "{m}x{k}x{n}");
+            // The core is busy for the launch cycle(s) too.
+            assert_eq!(
+                busy + LAUNCH_CYCLES as u64,
+                gemm_cycles(2, 4, m, k, n),
+                "{m}x{k}x{n}"
+            );
         }
     }
 

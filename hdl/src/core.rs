@@ -5,6 +5,12 @@ use crate::controller::Controller;
 use crate::extend::ZeroExtend;
 use rust_hdl::prelude::*;
 
+/// Cycles between an accepted `start` and the controller's own start: the core latches the
+/// configuration ports first, so that the controller's logic depends on registers only (its
+/// next state never waits on the ports, which also keeps the simulators from re-evaluating
+/// the controller whenever a port changes).
+pub const LAUNCH_CYCLES: usize = 1;
+
 /// Address bits of every scratchpad bank: 16,384 words of 16 bits per bank. Chosen for
 /// simulation (a 4 x 4 core holds a 256 x 256 x 256 GEMM); larger FPGAs can raise it.
 pub const SCRATCH_ADDR_BITS: usize = 14;
@@ -69,6 +75,15 @@ pub struct GemmCore<const R: usize, const C: usize> {
     ext_a: ZeroExtend<4, 6>,
     ext_b: ZeroExtend<4, 6>,
     ext_c: ZeroExtend<4, 6>,
+    // The configuration of an accepted `start`, and the controller's launch pulse a cycle
+    // later: the controller never reads a port directly (see `LAUNCH_CYCLES`).
+    launch: DFF<Bit>,
+    cfg_m: DFF<Bits<16>>,
+    cfg_k: DFF<Bits<16>>,
+    cfg_n: DFF<Bits<16>>,
+    cfg_row: DFF<Bits<32>>,
+    cfg_col: DFF<Bits<32>>,
+    accept: Signal<Local, Bit>,
     shift: DFF<Bits<6>>,
     rounding_reg: DFF<Bits<2>>,
     cycle_count: DFF<Bits<32>>,
@@ -118,6 +133,13 @@ impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
             ext_a: Default::default(),
             ext_b: Default::default(),
             ext_c: Default::default(),
+            launch: Default::default(),
+            cfg_m: Default::default(),
+            cfg_k: Default::default(),
+            cfg_n: Default::default(),
+            cfg_row: Default::default(),
+            cfg_col: Default::default(),
+            accept: Default::default(),
             shift: Default::default(),
             rounding_reg: Default::default(),
             cycle_count: Default::default(),
@@ -129,26 +151,48 @@ impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
 impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, shift, rounding_reg, cycle_count, rd_bank_reg);
+        dff_setup!(
+            self,
+            clock,
+            launch,
+            cfg_m,
+            cfg_k,
+            cfg_n,
+            cfg_row,
+            cfg_col,
+            shift,
+            rounding_reg,
+            cycle_count,
+            rd_bank_reg
+        );
         self.ctrl.clock.next = self.clock.val();
         self.array.clock.next = self.clock.val();
-        self.ctrl.start.next = self.start.val();
-        self.ctrl.m.next = self.m.val();
-        self.ctrl.k.next = self.k.val();
-        self.ctrl.n.next = self.n.val();
-        self.ctrl.row_state.next = self.row_state.val();
-        self.ctrl.col_state.next = self.col_state.val();
-        self.busy.next = self.ctrl.busy.val();
+        // The whole configuration is latched at start; the controller starts from the latched
+        // copy in the next cycle (busy already high).
+        self.busy.next = self.ctrl.busy.val() || self.launch.q.val();
+        self.accept.next = self.start.val() && !self.ctrl.busy.val() && !self.launch.q.val();
+        self.launch.d.next = self.accept.val();
+        self.ctrl.start.next = self.launch.q.val();
+        self.ctrl.m.next = self.cfg_m.q.val();
+        self.ctrl.k.next = self.cfg_k.q.val();
+        self.ctrl.n.next = self.cfg_n.q.val();
+        self.ctrl.row_state.next = self.cfg_row.q.val();
+        self.ctrl.col_state.next = self.cfg_col.q.val();
 
-        // The format of the run is latched at start: s = fl_a + fl_b - fl_c on 6 bits.
+        // s = fl_a + fl_b - fl_c on 6 bits.
         self.ext_a.inp.next = self.fl_a.val();
         self.ext_b.inp.next = self.fl_b.val();
         self.ext_c.inp.next = self.fl_c.val();
-        if self.start.val() && !self.ctrl.busy.val() {
+        if self.accept.val() {
+            self.cfg_m.d.next = self.m.val();
+            self.cfg_k.d.next = self.k.val();
+            self.cfg_n.d.next = self.n.val();
+            self.cfg_row.d.next = self.row_state.val();
+            self.cfg_col.d.next = self.col_state.val();
             self.shift.d.next = self.ext_a.out.val() + self.ext_b.out.val() - self.ext_c.out.val();
             self.rounding_reg.d.next = self.rounding.val();
             self.cycle_count.d.next = self.zero32.val();
-        } else if self.ctrl.busy.val() {
+        } else if self.ctrl.busy.val() || self.launch.q.val() {
             self.cycle_count.d.next = self.cycle_count.q.val() + self.one32.val();
         }
         self.cycles.next = self.cycle_count.q.val();
@@ -156,6 +200,7 @@ impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
         self.array.rounding.next = self.rounding_reg.q.val();
         self.array.ra_in.next = self.ctrl.row_word.val();
         self.array.cb_in.next = self.ctrl.col_word.val();
+        self.array.cb_load_in.next = self.ctrl.col_load.val();
 
         // A banks feed the rows, B banks the columns.
         for p in 0..R {

@@ -2,13 +2,15 @@
 //! microarchitecture is described in docs/hardware.md.
 //!
 //! One block per module: [`lfsr::Lfsr`] (random words), [`convert::Convert`] (rounding and
-//! saturation), [`macc::Macc`] (the PE), [`array::Array`], [`controller::Controller`] and the
-//! top [`core::GemmCore`]. [`gemm_core_verilog`] returns the Verilog of a supported shape; its
+//! saturation), [`column_convert::ColumnConvert`] (the converter at the head of each array
+//! column), [`macc::Macc`] (the PE), [`array::Array`], [`controller::Controller`] and the top
+//! [`core::GemmCore`]. [`gemm_core_verilog`] returns the Verilog of a supported shape; its
 //! top module is called `top`.
 
 #![warn(missing_docs)]
 
 pub mod array;
+pub mod column_convert;
 pub mod controller;
 pub mod convert;
 pub mod core;

@@ -1,19 +1,19 @@
 //! The MACC processing element of the output-stationary array.
 
-use crate::convert::Convert;
 use crate::extend::MulS16;
 use rust_hdl::prelude::*;
 
-/// One processing element: signed 16 x 16 multiply, 48-bit wrapping accumulate, conversion
-/// of the finished accumulator, and one stage of the column's result shift chain.
+/// One processing element: signed 16 x 16 multiply, 48-bit wrapping accumulate, and one
+/// stage of the column's result chain, which carries finished 48-bit accumulators up to the
+/// column head (where [`crate::column_convert::ColumnConvert`] rounds them).
 ///
 /// The operands and sidebands arrive from the array's pipeline registers (the array passes
-/// `a`/`ra`/`first`/`last` right and `b`/`cb` down, one register per PE), so that the edge PEs
-/// have no dangling outputs. Timing, for a beat present on the inputs in cycle `t`:
-/// - `acc` holds the sum including that beat from `t + 1` (`first` restarts the sum);
-/// - if the beat is `last`, the conversion of `acc` with `r = ra ^ cb` starts in `t + 1`
-///   (stage 1) and `result` shows it in `t + 3` (see [`Convert`]);
-/// - otherwise `result` takes `chain_in` (the result of the PE below), so finished results
+/// `a`/`first`/`last` right and `b` down, one register per PE), so that the edge PEs have no
+/// dangling outputs. Timing, for a beat present on the inputs in cycle `t`:
+/// - the accumulator holds the sum including that beat from `t + 1` (`first` restarts the
+///   sum, so the next dot product may start in `t + 1`);
+/// - if the beat is `last`, `result` shows the finished sum (wrapped to 48 bits) in `t + 1`;
+/// - otherwise `result` takes `chain_in` (the result of the PE below), so finished sums
 ///   move up the column one PE per cycle.
 #[derive(LogicBlock, Default)]
 pub struct Macc {
@@ -25,50 +25,34 @@ pub struct Macc {
     pub b: Signal<In, Bits<16>>,
     /// This beat starts a new dot product (the accumulator restarts from it).
     pub first: Signal<In, Bit>,
-    /// This beat ends the dot product: convert it.
+    /// This beat ends the dot product: its sum goes to the result register.
     pub last: Signal<In, Bit>,
-    /// Row word `ra(i)` (meaningful on the `last` beat).
-    pub ra: Signal<In, Bits<16>>,
-    /// Column word `cb(j)` (meaningful on the `last` beat).
-    pub cb: Signal<In, Bits<16>>,
-    /// Conversion shift `s` (6-bit two's complement).
-    pub shift: Signal<In, Bits<6>>,
-    /// Rounding mode code (see [`Convert`]).
-    pub rounding: Signal<In, Bits<2>>,
     /// Result register of the PE below (zero for the bottom row).
-    pub chain_in: Signal<In, Bits<16>>,
-    /// This PE's result register (the converted word, or one passing through).
-    pub result: Signal<Out, Bits<16>>,
+    pub chain_in: Signal<In, Bits<48>>,
+    /// This PE's result register (its finished sum, or one passing through).
+    pub result: Signal<Out, Bits<48>>,
     mul: MulS16,
-    conv: Convert,
+    sum: Signal<Local, Bits<48>>,
     acc: DFF<Bits<48>>,
-    pending: DFF<Bit>,
-    converted: DFF<Bit>,
-    rword: DFF<Bits<16>>,
-    out: DFF<Bits<16>>,
+    out: DFF<Bits<48>>,
 }
 
 impl Logic for Macc {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, acc, pending, converted, rword, out);
-        self.conv.clock.next = self.clock.val();
+        dff_setup!(self, clock, acc, out);
         self.mul.a.next = self.a.val();
         self.mul.b.next = self.b.val();
         if self.first.val() {
-            self.acc.d.next = self.mul.p.val();
+            self.sum.next = self.mul.p.val();
         } else {
-            self.acc.d.next = self.acc.q.val() + self.mul.p.val();
+            self.sum.next = self.acc.q.val() + self.mul.p.val();
         }
-        self.pending.d.next = self.last.val();
-        self.converted.d.next = self.pending.q.val();
-        self.rword.d.next = self.ra.val() ^ self.cb.val();
-        self.conv.acc.next = self.acc.q.val();
-        self.conv.shift.next = self.shift.val();
-        self.conv.rounding.next = self.rounding.val();
-        self.conv.r.next = self.rword.q.val();
-        if self.converted.q.val() {
-            self.out.d.next = self.conv.q.val();
+        self.acc.d.next = self.sum.val();
+        // The finished sum goes straight into the chain from the adder, so the accumulator
+        // itself is free for the next dot product in the very next cycle.
+        if self.last.val() {
+            self.out.d.next = self.sum.val();
         } else {
             self.out.d.next = self.chain_in.val();
         }
@@ -76,10 +60,20 @@ impl Logic for Macc {
     }
 }
 
+/// The 48-bit two's-complement encoding of `x` (which must fit 48 bits), for test benches.
+pub fn bits48(x: i64) -> Bits<48> {
+    bits((x as u64) & ((1u64 << 48) - 1))
+}
+
+/// The value of a 48-bit two's-complement signal, for test benches.
+pub fn value48(x: Bits<48>) -> i64 {
+    ((x.to_u64() << 16) as i64) >> 16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use qtrain_model::{convert, wrap48, Rounding};
+    use qtrain_model::wrap48;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -97,68 +91,57 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let mut uut = Macc::default();
         uut.connect_all();
-        uut.shift.next = bits(9);
-        uut.rounding.next = bits(2);
-        uut.chain_in.next = bits(0x5A5A);
+        let chain = -0x1234_5678_9ABC_i64;
+        uut.chain_in.next = bits48(chain);
         // Dot products of lengths 1, 5, 1 and 3 streamed without gaps, then idle beats.
-        struct Beat {
-            a: i16,
-            b: i16,
-            first: bool,
-            last: bool,
-            ra: u16,
-            cb: u16,
-        }
-        let mut beats = vec![];
+        let mut beats = vec![]; // (a, b, first, last)
         let mut expected = vec![]; // (cycle the result is visible, value)
         for len in [1usize, 5, 1, 3] {
-            let (ra, cb) = (rng.gen::<u16>(), rng.gen::<u16>());
             let mut acc = 0i64;
             for k in 0..len {
                 let (a, b) = (rng.gen::<i16>(), rng.gen::<i16>());
                 acc = wrap48(acc + i64::from(a) * i64::from(b));
-                beats.push(Beat {
-                    a,
-                    b,
-                    first: k == 0,
-                    last: k == len - 1,
-                    ra,
-                    cb,
-                });
+                beats.push((a, b, k == 0, k == len - 1));
             }
-            expected.push((
-                beats.len() - 1 + 3,
-                convert(acc, 9, Rounding::Stochastic, ra ^ cb),
-            ));
+            expected.push((beats.len(), acc));
         }
         let mut seen = vec![];
-        for cycle in 0..beats.len() + 4 {
-            let idle = Beat {
-                a: 0,
-                b: 0,
-                first: false,
-                last: false,
-                ra: 0,
-                cb: 0,
-            };
-            let beat = beats.get(cycle).unwrap_or(&idle);
-            uut.a.next = bits(beat.a as u16 as u64);
-            uut.b.next = bits(beat.b as u16 as u64);
-            uut.first.next = beat.first;
-            uut.last.next = beat.last;
-            uut.ra.next = bits(beat.ra as u64);
-            uut.cb.next = bits(beat.cb as u64);
+        for cycle in 0..beats.len() + 3 {
+            let (a, b, first, last) = beats.get(cycle).copied().unwrap_or((0, 0, false, false));
+            uut.a.next = bits(u64::from(a as u16));
+            uut.b.next = bits(u64::from(b as u16));
+            uut.first.next = first;
+            uut.last.next = last;
             assert!(simulate(&mut uut, 100));
-            seen.push(uut.result.val().to_u16() as i16);
+            seen.push(value48(uut.result.val()));
             tick(&mut uut);
         }
         let result_cycles: Vec<usize> = expected.iter().map(|e| e.0).collect();
         for &(cycle, want) in &expected {
             assert_eq!(seen[cycle], want, "cycle {cycle}");
-            // Without a new conversion the register takes the chain input next.
+            // Without a new result the register takes the chain input next.
             if cycle + 1 < seen.len() && !result_cycles.contains(&(cycle + 1)) {
-                assert_eq!(seen[cycle + 1], 0x5A5A, "cycle {}", cycle + 1);
+                assert_eq!(seen[cycle + 1], chain, "cycle {}", cycle + 1);
             }
         }
+    }
+
+    #[test]
+    fn sums_wrap_at_48_bits() {
+        let mut uut = Macc::default();
+        uut.connect_all();
+        uut.chain_in.next = bits48(0);
+        // 2^17 + 5 products of (-32768)^2 = 2^30 each: 2^47 + 5·2^30, which wraps.
+        let len = (1usize << 17) + 5;
+        uut.a.next = bits(0x8000);
+        uut.b.next = bits(0x8000);
+        for k in 0..len {
+            uut.first.next = k == 0;
+            uut.last.next = k == len - 1;
+            tick(&mut uut);
+        }
+        let want = wrap48((len as i64) << 30);
+        assert!(want < 0, "the test must overflow");
+        assert_eq!(value48(uut.result.val()), want);
     }
 }

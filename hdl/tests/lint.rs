@@ -1,6 +1,7 @@
 //! `verilator --lint-only -Wall` on the generated Verilog of the blocks and of every supported
 //! core shape. Skipped (reported on stderr) when verilator is not on PATH.
 
+use qtrain_hdl::column_convert::ColumnConvert;
 use qtrain_hdl::convert::Convert;
 use qtrain_hdl::lfsr::Lfsr;
 use rust_hdl::prelude::*;
@@ -50,6 +51,9 @@ fn blocks_lint_clean() {
     let mut convert = Convert::default();
     convert.connect_all();
     assert_clean("convert", &generate_verilog(&convert));
+    let mut head = ColumnConvert::default();
+    head.connect_all();
+    assert_clean("column_convert", &generate_verilog(&head));
     let mut lfsr = Lfsr::new(qtrain_model::LFSR_A_MASK);
     lfsr.connect_all();
     assert_clean("lfsr", &generate_verilog(&lfsr));

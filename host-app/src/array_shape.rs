@@ -24,7 +24,10 @@ impl FromStr for ArrayShape {
                 .filter(|&v| v >= 1)
                 .ok_or_else(|| format!("array shape '{s}': '{t}' is not a positive whole number"))
         };
-        let shape = ArrayShape { rows: parse(r)?, cols: parse(c)? };
+        let shape = ArrayShape {
+            rows: parse(r)?,
+            cols: parse(c)?,
+        };
         if !qtrain_hdl::SUPPORTED_SHAPES.contains(&(shape.rows, shape.cols)) {
             return Err(format!(
                 "array shape {shape} is not generated; supported shapes: {}",
@@ -56,10 +59,22 @@ mod tests {
 
     #[test]
     fn parses_supported_and_rejects_others() {
-        assert_eq!("8x8".parse::<ArrayShape>().unwrap(), ArrayShape { rows: 8, cols: 8 });
-        assert_eq!("2X4".parse::<ArrayShape>().unwrap(), ArrayShape { rows: 2, cols: 4 });
+        assert_eq!(
+            "8x8".parse::<ArrayShape>().unwrap(),
+            ArrayShape { rows: 8, cols: 8 }
+        );
+        assert_eq!(
+            "2X4".parse::<ArrayShape>().unwrap(),
+            ArrayShape { rows: 2, cols: 4 }
+        );
         assert!("8".parse::<ArrayShape>().unwrap_err().contains("RxC"));
-        assert!("0x4".parse::<ArrayShape>().unwrap_err().contains("positive"));
-        assert!("99x99".parse::<ArrayShape>().unwrap_err().contains("supported shapes"));
+        assert!("0x4"
+            .parse::<ArrayShape>()
+            .unwrap_err()
+            .contains("positive"));
+        assert!("99x99"
+            .parse::<ArrayShape>()
+            .unwrap_err()
+            .contains("supported shapes"));
     }
 }

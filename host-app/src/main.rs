@@ -7,7 +7,11 @@ mod operands;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "qtrain", version, about = "qtrain: low-precision training on open FPGA hardware")]
+#[command(
+    name = "qtrain",
+    version,
+    about = "qtrain: low-precision training on open FPGA hardware"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -54,7 +54,10 @@ fn parse_matrix(text: &str) -> anyhow::Result<Matrix> {
             continue;
         }
         let before = data.len();
-        for field in line.split(|c: char| c == ',' || c.is_whitespace()).filter(|f| !f.is_empty()) {
+        for field in line
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|f| !f.is_empty())
+        {
             let value: i16 = field.parse().with_context(|| {
                 format!(
                     "line {}: '{field}' is not a 16-bit integer (-32768..=32767); \
@@ -68,13 +71,18 @@ fn parse_matrix(text: &str) -> anyhow::Result<Matrix> {
         match cols {
             None => cols = Some(width),
             Some(c) if c != width => {
-                bail!("line {}: {width} values, but the first row has {c}", number + 1)
+                bail!(
+                    "line {}: {width} values, but the first row has {c}",
+                    number + 1
+                )
             }
             Some(_) => {}
         }
         rows += 1;
     }
-    let Some(cols) = cols else { bail!("no values: the file is empty") };
+    let Some(cols) = cols else {
+        bail!("no values: the file is empty")
+    };
     Ok(Matrix { rows, cols, data })
 }
 
@@ -82,7 +90,10 @@ fn parse_matrix(text: &str) -> anyhow::Result<Matrix> {
 pub fn matrix_to_text(m: &Matrix) -> String {
     let mut out = String::new();
     for i in 0..m.rows {
-        let row: Vec<String> = m.data[i * m.cols..(i + 1) * m.cols].iter().map(|v| v.to_string()).collect();
+        let row: Vec<String> = m.data[i * m.cols..(i + 1) * m.cols]
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         out.push_str(&row.join(","));
         out.push('\n');
     }
@@ -92,8 +103,14 @@ pub fn matrix_to_text(m: &Matrix) -> String {
 /// Writes `bytes` to `path` so that a reader never sees a half-written file: a temporary file
 /// beside it, flushed, then renamed over the target.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(bytes)?;
@@ -132,7 +149,10 @@ mod tests {
     #[test]
     fn rejects_bad_files_with_line_numbers() {
         let err = format!("{:#}", parse_matrix("1,2\n3\n").unwrap_err());
-        assert!(err.contains("line 2") && err.contains("first row has 2"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("first row has 2"),
+            "{err}"
+        );
         let err = format!("{:#}", parse_matrix("1,40000\n").unwrap_err());
         assert!(err.contains("line 1") && err.contains("40000"), "{err}");
         assert!(format!("{:#}", parse_matrix("# nothing\n").unwrap_err()).contains("empty"));
@@ -141,8 +161,14 @@ mod tests {
     #[test]
     fn random_matrices_are_reproducible_and_in_format() {
         let a = random_matrix(4, 5, 14, Distribution::Normal, 7);
-        assert_eq!(a.data, random_matrix(4, 5, 14, Distribution::Normal, 7).data);
-        assert_ne!(a.data, random_matrix(4, 5, 14, Distribution::Normal, 8).data);
+        assert_eq!(
+            a.data,
+            random_matrix(4, 5, 14, Distribution::Normal, 7).data
+        );
+        assert_ne!(
+            a.data,
+            random_matrix(4, 5, 14, Distribution::Normal, 8).data
+        );
         // sigma 0.5 at FL 14 is 8192 ulp: not every value can be tiny.
         assert!(a.data.iter().any(|v| v.unsigned_abs() > 1000));
     }
@@ -160,8 +186,16 @@ mod tests {
 
     #[test]
     fn checksum_sees_every_word() {
-        let a = Matrix { rows: 1, cols: 2, data: vec![1, 2] };
-        let b = Matrix { rows: 1, cols: 2, data: vec![2, 1] };
+        let a = Matrix {
+            rows: 1,
+            cols: 2,
+            data: vec![1, 2],
+        };
+        let b = Matrix {
+            rows: 1,
+            cols: 2,
+            data: vec![2, 1],
+        };
         assert_ne!(checksum(&a), checksum(&b));
     }
 }

@@ -362,7 +362,7 @@ type ConvertRow = fn(&[i64], i32, Rounding, u16, &[u16], &mut [i16]);
 
 /// The fastest [`convert_row`] instantiation this CPU runs.
 fn select_convert_row() -> ConvertRow {
-    #[cfg(all(target_arch = "x86_64", qtrain_avx512))]
+    #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx512f") {
         return |acc, s, rounding, ra, cb, out| {
             #[target_feature(enable = "avx512f")]

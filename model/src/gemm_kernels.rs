@@ -98,7 +98,7 @@ impl GemmKernel {
             GemmKernel::Portable => true,
             #[cfg(target_arch = "x86_64")]
             GemmKernel::Avx2 => std::is_x86_feature_detected!("avx2"),
-            #[cfg(all(target_arch = "x86_64", qtrain_avx512))]
+            #[cfg(target_arch = "x86_64")]
             GemmKernel::Avx512Vnni => vnni::detected(),
             #[allow(unreachable_patterns)]
             _ => false,
@@ -133,7 +133,7 @@ impl GemmKernel {
                 run: avx2::kernel,
                 wide: None,
             }),
-            #[cfg(all(target_arch = "x86_64", qtrain_avx512))]
+            #[cfg(target_arch = "x86_64")]
             GemmKernel::Avx512Vnni => Some(Kernel {
                 mr: vnni::MR,
                 nr: vnni::NR,
@@ -242,7 +242,7 @@ mod avx2 {
     }
 }
 
-#[cfg(all(target_arch = "x86_64", qtrain_avx512))]
+#[cfg(target_arch = "x86_64")]
 mod vnni;
 
 #[cfg(test)]

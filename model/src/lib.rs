@@ -17,6 +17,7 @@ mod gemm_kernels;
 mod gemm_wide;
 mod lfsr;
 mod matrix;
+mod mismatch;
 
 pub use convert::{convert, rounding_addend, wrap48, ACC_BITS, MAX_SHIFT, MIN_SHIFT};
 pub use error::ModelError;
@@ -31,3 +32,4 @@ pub use lfsr::{
     LFSR_B_MASK, STEPS_PER_WORD,
 };
 pub use matrix::Matrix;
+pub use mismatch::first_mismatch;

@@ -160,6 +160,11 @@ pub(crate) fn ensure_library(
     if lib.is_file() {
         return Ok(lib);
     }
+    if final_dir.exists() {
+        // A directory without its library (interrupted clean-up, a user's rm): rebuild it.
+        fs::remove_dir_all(&final_dir)
+            .map_err(|e| SimError::io(format!("removing {}", final_dir.display()), e))?;
+    }
     let tmp = root.join(format!(
         ".tmp-{key}-{}-{}",
         std::process::id(),

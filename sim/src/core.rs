@@ -236,3 +236,28 @@ fn cycle_budget(g: Geometry, m: usize, k: usize, n: usize) -> u64 {
     let per_tile = (k + 2 * (g.rows + g.cols) + 64) as u64;
     8 * (tiles * per_tile + (m * n) as u64) + 100_000
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cores_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<SimCore>();
+    }
+
+    #[test]
+    fn cycle_budget_grows_with_the_work_and_is_generous() {
+        let g = Geometry {
+            rows: 8,
+            cols: 8,
+            addr_bits: 14,
+        };
+        let small = cycle_budget(g, 1, 1, 1);
+        let big = cycle_budget(g, 128, 256, 128);
+        assert!(big > small);
+        // A fully pipelined schedule needs about tiles * K cycles; allow far more.
+        assert!(big > 8 * 16 * 16 * 256);
+    }
+}

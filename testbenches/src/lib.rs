@@ -5,11 +5,10 @@
 #![warn(missing_docs)]
 
 pub mod cases;
-mod mismatch;
 
 pub use cases::{random_dims, CaseSpec, GemmCase, ShiftClass, ValueDist};
-pub use mismatch::first_mismatch;
 pub use qtrain_hdl::SUPPORTED_SHAPES;
+pub use qtrain_model::first_mismatch;
 
 use qtrain_sim::{SimCore, SimError, SimOptions};
 

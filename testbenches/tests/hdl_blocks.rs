@@ -1,13 +1,15 @@
 //! The rust-hdl blocks of `qtrain-hdl`, simulated by rust-hdl, against the reference model.
 //!
 //! Small blocks get many random cases (the LFSR word stream, the conversion over every shift,
-//! rounding mode and corner of the accumulator, the PE over back-to-back dot products); the
-//! whole core runs a few small GEMMs, since rust-hdl's simulator is slow for large designs.
+//! rounding mode and corner of the accumulator, the PE over dot products, the column head over
+//! streams of results with their row and column words); the whole core runs a few small
+//! GEMMs, since rust-hdl's simulator is slow for large designs.
 
+use qtrain_hdl::column_convert::{ColumnConvert, HEAD_LATENCY};
 use qtrain_hdl::controller::gemm_cycles;
 use qtrain_hdl::convert::{simulate_convert, Convert};
 use qtrain_hdl::lfsr::Lfsr;
-use qtrain_hdl::macc::Macc;
+use qtrain_hdl::macc::{bits48, value48, Macc};
 use qtrain_hdl::rust_hdl::prelude::*;
 use qtrain_hdl::simulate_gemm;
 use qtrain_model::{
@@ -117,37 +119,71 @@ fn pe_dot_products_match_model() {
     let mut uut = Macc::default();
     uut.connect_all();
     let clock = |u: &mut Macc, v: bool| u.clock.next = Clock { clk: v };
+    let chain = wrap48(rng.gen::<i64>());
+    uut.chain_in.next = bits48(chain);
     for trial in 0..20 {
-        let shift = rng.gen_range(-15..=30);
-        let rounding = Rounding::ALL[trial % 3];
-        uut.shift.next = bits((shift as u64) & 0x3F);
-        uut.rounding.next = bits(rounding as u64);
-        uut.chain_in.next = bits(0);
         let len = rng.gen_range(1..40);
-        let (ra, cb) = (rng.gen::<u16>(), rng.gen::<u16>());
+        // Operand ranges from tiny to full scale, so sums of both signs and all magnitudes.
+        let range = 1i32 << rng.gen_range(1..=15);
         let mut acc = 0i64;
         for k in 0..len {
-            let (a, b) = (rng.gen::<i16>(), rng.gen::<i16>());
+            let a = rng.gen_range(-range..range) as i16;
+            let b = rng.gen_range(-range..range) as i16;
             acc = wrap48(acc + i64::from(a) * i64::from(b));
             uut.a.next = bits(u64::from(a as u16));
             uut.b.next = bits(u64::from(b as u16));
             uut.first.next = k == 0;
             uut.last.next = k == len - 1;
-            // The words only matter on the last beat: feed noise before it.
-            uut.ra.next = bits(u64::from(if k == len - 1 { ra } else { rng.gen::<u16>() }));
-            uut.cb.next = bits(u64::from(if k == len - 1 { cb } else { rng.gen::<u16>() }));
             cycle(&mut uut, clock);
         }
+        // The finished sum is in the result register one cycle after the last beat, then the
+        // register goes back to passing the chain along.
+        assert_eq!(value48(uut.result.val()), acc, "trial {trial}, K = {len}");
         uut.first.next = false;
         uut.last.next = false;
-        // Two conversion stages, then the result register holds it.
         cycle(&mut uut, clock);
+        assert_eq!(value48(uut.result.val()), chain, "trial {trial}");
+    }
+}
+
+#[test]
+fn column_head_converts_with_row_and_column_words() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut uut = ColumnConvert::default();
+    uut.connect_all();
+    let clock = |u: &mut ColumnConvert, v: bool| u.clock.next = Clock { clk: v };
+    for tile in 0..600 {
+        let shift = rng.gen_range(-15..=30);
+        let rounding = Rounding::ALL[tile % 3];
+        uut.shift.next = bits((shift as u64) & 0x3F);
+        uut.rounding.next = bits(rounding as u64);
+        let cb = rng.gen::<u16>();
+        uut.load_cb.next = true;
+        uut.cb.next = bits(u64::from(cb));
         cycle(&mut uut, clock);
-        let want = convert(acc, shift, rounding, ra ^ cb);
+        uut.load_cb.next = false;
+        // Results arrive back to back here (closer than in the array): the head is pipelined.
+        let rows = rng.gen_range(1..=8);
+        let mut want = vec![];
+        let mut got = vec![];
+        for t in 0..rows + HEAD_LATENCY - 1 {
+            if t < rows {
+                let acc = interesting_acc(&mut rng, shift);
+                let ra = rng.gen::<u16>();
+                want.push(convert(acc, shift, rounding, ra ^ cb));
+                uut.acc.next = bits48(acc);
+                uut.ra.next = bits(u64::from(ra));
+            }
+            // The column word input is only read when loading.
+            uut.cb.next = bits(u64::from(rng.gen::<u16>()));
+            cycle(&mut uut, clock);
+            if t + 1 >= HEAD_LATENCY {
+                got.push(uut.q.val().to_u16() as i16);
+            }
+        }
         assert_eq!(
-            uut.result.val().to_u16() as i16,
-            want,
-            "trial {trial}, K = {len}"
+            got, want,
+            "tile {tile}: s = {shift}, {rounding}, cb = {cb:#06x}"
         );
     }
 }

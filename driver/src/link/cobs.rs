@@ -81,7 +81,10 @@ mod tests {
     fn round_trip(data: &[u8]) -> Vec<u8> {
         let mut enc = Vec::new();
         encode(data, &mut enc);
-        assert!(!enc.contains(&0), "encoding of {data:?} contains a zero: {enc:?}");
+        assert!(
+            !enc.contains(&0),
+            "encoding of {data:?} contains a zero: {enc:?}"
+        );
         assert!(enc.len() <= max_encoded_len(data.len()));
         decode(&enc).unwrap()
     }

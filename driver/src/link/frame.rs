@@ -65,13 +65,20 @@ impl std::fmt::Display for FrameError {
         match self {
             FrameError::Cobs(CobsError::ZeroInBlock) => write!(f, "COBS block contains a zero"),
             FrameError::Cobs(CobsError::Truncated) => write!(f, "COBS block is truncated"),
-            FrameError::TooShort(n) => write!(f, "frame of {n} bytes is shorter than header and CRC"),
+            FrameError::TooShort(n) => {
+                write!(f, "frame of {n} bytes is shorter than header and CRC")
+            }
             FrameError::TooLong => write!(f, "no delimiter within the largest frame size"),
             FrameError::LengthMismatch { declared, actual } => {
-                write!(f, "header declares a {declared}-byte body but {actual} bytes came")
+                write!(
+                    f,
+                    "header declares a {declared}-byte body but {actual} bytes came"
+                )
             }
             FrameError::BadCrc => write!(f, "CRC mismatch"),
-            FrameError::BadVersion(v) => write!(f, "protocol version {v}, expected {PROTOCOL_VERSION}"),
+            FrameError::BadVersion(v) => {
+                write!(f, "protocol version {v}, expected {PROTOCOL_VERSION}")
+            }
         }
     }
 }
@@ -81,7 +88,16 @@ impl std::error::Error for FrameError {}
 impl Frame {
     /// A frame with this header and body.
     pub fn new(kind: u8, seq: u16, status: u8, body: Vec<u8>) -> Frame {
-        Frame { header: Header { version: PROTOCOL_VERSION, kind, seq, status, flags: 0 }, body }
+        Frame {
+            header: Header {
+                version: PROTOCOL_VERSION,
+                kind,
+                seq,
+                status,
+                flags: 0,
+            },
+            body,
+        }
     }
 
     /// The bytes on the wire: a delimiter, COBS(header, body, CRC), a delimiter. The leading
@@ -91,7 +107,11 @@ impl Frame {
     /// # Panics
     /// If the body is longer than [`MAX_BODY`] (a caller bug: split larger transfers).
     pub fn encode(&self) -> Vec<u8> {
-        assert!(self.body.len() <= MAX_BODY, "frame body of {} bytes exceeds {MAX_BODY}", self.body.len());
+        assert!(
+            self.body.len() <= MAX_BODY,
+            "frame body of {} bytes exceeds {MAX_BODY}",
+            self.body.len()
+        );
         let h = &self.header;
         let len = self.body.len() as u16;
         let mut raw = Vec::with_capacity(HEADER_LEN + self.body.len() + CRC_LEN);
@@ -124,7 +144,10 @@ impl Frame {
         let declared = u16::from_le_bytes([content[4], content[5]]) as usize;
         let body = &content[HEADER_LEN..];
         if declared != body.len() {
-            return Err(FrameError::LengthMismatch { declared, actual: body.len() });
+            return Err(FrameError::LengthMismatch {
+                declared,
+                actual: body.len(),
+            });
         }
         Ok(Frame {
             header: Header {
@@ -218,12 +241,20 @@ mod tests {
     use proptest::prelude::*;
 
     fn sample(seq: u16, len: usize) -> Frame {
-        Frame::new(0x10, seq, 0, (0..len).map(|i| (i * 7 % 256) as u8).collect())
+        Frame::new(
+            0x10,
+            seq,
+            0,
+            (0..len).map(|i| (i * 7 % 256) as u8).collect(),
+        )
     }
 
     #[test]
     fn round_trip_and_stream() {
-        let frames: Vec<Frame> = [0, 1, 200, 1000, MAX_BODY].iter().map(|&n| sample(n as u16, n)).collect();
+        let frames: Vec<Frame> = [0, 1, 200, 1000, MAX_BODY]
+            .iter()
+            .map(|&n| sample(n as u16, n))
+            .collect();
         let wire: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
         let mut dec = FrameDecoder::new();
         // Byte-at-a-time and all-at-once give the same frames.
@@ -249,7 +280,10 @@ mod tests {
         let mut wire = sample(3, 100).encode();
         wire[20] ^= 0x04;
         let r = FrameDecoder::new().push(&wire);
-        assert!(matches!(r[0], Err(FrameError::BadCrc) | Err(FrameError::Cobs(_))), "{r:?}");
+        assert!(
+            matches!(r[0], Err(FrameError::BadCrc) | Err(FrameError::Cobs(_))),
+            "{r:?}"
+        );
         let wire = sample(3, 100).encode();
         let mut cut = wire[..wire.len() - 10].to_vec();
         cut.push(0);

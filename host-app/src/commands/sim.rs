@@ -101,7 +101,10 @@ fn operand(
             for (given, actual, what) in [(rows, op_rows, "rows"), (cols, op_cols, "columns")] {
                 if let Some(g) = given {
                     if g != actual {
-                        bail!("op({name}) from {} has {actual} {what}, but the command line says {g}", path.display());
+                        bail!(
+                            "op({name}) from {} has {actual} {what}, but the command line says {g}",
+                            path.display()
+                        );
                     }
                 }
             }
@@ -121,9 +124,25 @@ fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
     let params = GemmParams::from_seed(args.seed, fl_a, fl_b, fl_c, args.rounding);
     params.validate()?;
 
-    let a = operand("A", &args.a, (args.m, args.k), args.trans_a, fl_a, args.dist, args.seed ^ 0xA)?;
+    let a = operand(
+        "A",
+        &args.a,
+        (args.m, args.k),
+        args.trans_a,
+        fl_a,
+        args.dist,
+        args.seed ^ 0xA,
+    )?;
     let (m, k_a) = stored_dims(a.rows, a.cols, args.trans_a);
-    let b = operand("B", &args.b, (Some(k_a), args.n), args.trans_b, fl_b, args.dist, args.seed ^ 0xB)?;
+    let b = operand(
+        "B",
+        &args.b,
+        (Some(k_a), args.n),
+        args.trans_b,
+        fl_b,
+        args.dist,
+        args.seed ^ 0xB,
+    )?;
     let (_, n) = stored_dims(b.rows, b.cols, args.trans_b);
     let k = k_a;
 
@@ -144,8 +163,14 @@ fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
     let expected = qtrain_model::gemm(&a, args.trans_a, &b, args.trans_b, None, &params)?;
 
     let build = Instant::now();
-    let mut core = SimCore::new(args.array.rows, args.array.cols, SimOptions { trace: args.vcd.clone() })
-        .context("starting the Verilator simulation")?;
+    let mut core = SimCore::new(
+        args.array.rows,
+        args.array.cols,
+        SimOptions {
+            trace: args.vcd.clone(),
+        },
+    )
+    .context("starting the Verilator simulation")?;
     let build_secs = build.elapsed().as_secs_f64();
     if build_secs > 1.0 {
         println!("built the Verilator model in {build_secs:.1} s (cached for next time)");
@@ -173,50 +198,24 @@ fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
     if let Some(vcd) = &args.vcd {
         println!("waveform: {}", vcd.display());
     }
-    println!("C checksum (FNV-1a 64): {:016x}", operands::checksum(&result.c));
+    println!(
+        "C checksum (FNV-1a 64): {:016x}",
+        operands::checksum(&result.c)
+    );
     if let Some(path) = &args.c_out {
         operands::write_atomically(path, operands::matrix_to_text(&result.c).as_bytes())
             .with_context(|| format!("writing C to {}", path.display()))?;
     }
 
-    match first_mismatch(&expected, &result.c) {
+    match qtrain_model::first_mismatch(&expected, &result.c, &a, args.trans_a, &b, args.trans_b) {
         None => {
             println!("bit-exact: yes");
             Ok(0)
         }
-        Some((i, j)) => {
-            let mismatches = expected.data.iter().zip(&result.c.data).filter(|(e, a)| e != a).count();
+        Some(report) => {
             println!("bit-exact: no");
-            println!(
-                "first mismatch at C[{i}][{j}]: model {} vs simulation {} ({mismatches} of {} elements differ)",
-                expected.data[i * n + j],
-                result.c.data[i * n + j],
-                m * n
-            );
-            let row: Vec<i16> = (0..k).map(|kk| op_get(&a, args.trans_a, i, kk)).collect();
-            let col: Vec<i16> = (0..k).map(|kk| op_get(&b, args.trans_b, kk, j)).collect();
-            println!("  op(A) row {i}: {}", preview(&row));
-            println!("  op(B) column {j}: {}", preview(&col));
+            println!("first mismatch (expected = model, got = simulation): {report}");
             Ok(1)
         }
     }
-}
-
-fn op_get(x: &Matrix, trans: bool, r: usize, c: usize) -> i16 {
-    if trans {
-        x.data[c * x.cols + r]
-    } else {
-        x.data[r * x.cols + c]
-    }
-}
-
-fn preview(v: &[i16]) -> String {
-    let shown: Vec<String> = v.iter().take(16).map(|x| x.to_string()).collect();
-    let more = if v.len() > 16 { format!(" … ({} in all)", v.len()) } else { String::new() };
-    format!("[{}]{more}", shown.join(", "))
-}
-
-fn first_mismatch(expected: &Matrix, actual: &Matrix) -> Option<(usize, usize)> {
-    let idx = expected.data.iter().zip(&actual.data).position(|(e, a)| e != a)?;
-    Some((idx / expected.cols, idx % expected.cols))
 }

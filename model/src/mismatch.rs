@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use qtrain_model::Matrix;
+use crate::Matrix;
 
 /// How many operand elements a report lists before eliding the rest.
 const SHOWN: usize = 48;
