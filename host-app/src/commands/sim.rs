@@ -181,8 +181,11 @@ fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
     let secs = run.elapsed().as_secs_f64();
     let macs = (m * k * n) as f64;
     println!(
-        "cycles: {} computing (start to done), {} loading operands, {} in all",
-        result.compute_cycles, result.load_cycles, result.total_cycles
+        "cycles: {} computing (start to done), {} loading A and B, {} reading C back, {} in all",
+        result.compute_cycles,
+        result.load_cycles,
+        result.total_cycles - result.compute_cycles - result.load_cycles,
+        result.total_cycles
     );
     println!(
         "array utilization: {:.1}% of {} PEs over the computing cycles",
