@@ -157,9 +157,8 @@ impl SimCore {
         trans_b: bool,
         p: &GemmParams,
     ) -> Result<SimGemm, SimError> {
-        p.validate()?;
         let g = self.geometry;
-        let d = g.dims(a, trans_a, b, trans_b)?;
+        let d = g.dims(a, trans_a, b, trans_b, p)?;
         let before = self.instance.cycles();
 
         let words = g.load_words(d, a, trans_a, b, trans_b);

@@ -1,7 +1,7 @@
 //! Host-side scratchpad layout (docs/architecture.md, "Scratchpad layout"): scattering op(A)
 //! and op(B) into banks, gathering C, and the capacity limits.
 
-use qtrain_model::{Matrix, ModelError};
+use qtrain_model::{validate_gemm, GemmParams, GemmShape, Matrix};
 
 use crate::error::SimError;
 
@@ -76,31 +76,16 @@ impl Geometry {
         Ok(())
     }
 
-    /// Validates the operands' shapes against each other and the scratchpads.
+    /// Validates the GEMM (numerics: formats, shapes, K) and its fit in the scratchpads.
     pub(crate) fn dims(
         &self,
         a: &Matrix,
         trans_a: bool,
         b: &Matrix,
         trans_b: bool,
+        p: &GemmParams,
     ) -> Result<Dims, SimError> {
-        let (m, k) = a.op_shape(trans_a);
-        let (kb, n) = b.op_shape(trans_b);
-        if k != kb {
-            return Err(ModelError::InnerDimMismatch {
-                a_rows: m,
-                a_cols: k,
-                b_rows: kb,
-                b_cols: n,
-            }
-            .into());
-        }
-        if k == 0 {
-            return Err(ModelError::EmptyInnerDim { m, n }.into());
-        }
-        if m == 0 || n == 0 {
-            return Err(ModelError::EmptyOutput { m, n }.into());
-        }
+        let GemmShape { m, k, n } = validate_gemm(a, trans_a, b, trans_b, None, p)?;
         self.check_fits(m, k, n)?;
         Ok(Dims { m, k, n })
     }
@@ -150,7 +135,12 @@ impl Geometry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qtrain_model::{ModelError, Rounding};
     use std::collections::HashMap;
+
+    fn params() -> GemmParams {
+        GemmParams::from_seed(1, 14, 14, 14, Rounding::Stochastic)
+    }
 
     const G: Geometry = Geometry {
         rows: 2,
@@ -176,7 +166,7 @@ mod tests {
         // op(A) 5x3 given transposed, op(B) 3x7 given plain.
         let a = numbered(3, 5);
         let b = numbered(3, 7);
-        let d = G.dims(&a, true, &b, false).unwrap();
+        let d = G.dims(&a, true, &b, false, &params()).unwrap();
         assert_eq!(d, Dims { m: 5, k: 3, n: 7 });
         let mut mem: HashMap<(u64, usize, usize), i16> = HashMap::new();
         for w in G.load_words(d, &a, true, &b, false) {
@@ -203,7 +193,7 @@ mod tests {
     fn transposed_b_and_negative_values_round_trip() {
         let a = Matrix::from_fn(2, 2, |i, j| if i == j { -32768 } else { 32767 });
         let b = numbered(5, 2); // op(B) = B^T is 2x5
-        let d = G.dims(&a, false, &b, true).unwrap();
+        let d = G.dims(&a, false, &b, true, &params()).unwrap();
         let words = G.load_words(d, &a, false, &b, true);
         let (_, _, _, v) = decode(words[0]);
         assert_eq!(v, -32768);
@@ -261,13 +251,13 @@ mod tests {
         let a = numbered(2, 3);
         let b = numbered(4, 2);
         assert!(matches!(
-            G.dims(&a, false, &b, false),
+            G.dims(&a, false, &b, false, &params()),
             Err(SimError::Model(ModelError::InnerDimMismatch { .. }))
         ));
         let empty = Matrix::zeros(2, 0);
         let b0 = Matrix::zeros(0, 2);
         assert!(matches!(
-            G.dims(&empty, false, &b0, false),
+            G.dims(&empty, false, &b0, false, &params()),
             Err(SimError::Model(ModelError::EmptyInnerDim { .. }))
         ));
     }
