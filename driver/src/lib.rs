@@ -1,12 +1,18 @@
 //! qtrain host driver, layered as openFPGALoader is: `transport` (USB bulk and control
 //! transfers), `ftdi` (the FTDI UART bridge), `link` (framing, retries) and `device` (typed
-//! commands), behind one `Accelerator` API.
+//! commands), behind one [`accelerator::Accelerator`] API.
 //!
-//! Built so far: [`transport`] (the `Transport` trait, a libusb backend and an in-memory
-//! backend with seeded fault injection), [`ftdi`] (the FTDI UART bridge over a transport)
-//! and the link's framing ([`link`]). The link's retry layer, the device commands and the
-//! `Accelerator` API come with the board-and-link issue; nothing here pretends to them yet.
+//! - [`transport`]: the `Transport` trait, a libusb backend and an in-memory backend with
+//!   seeded fault injection and an emulated FTDI chip.
+//! - [`ftdi`]: the FTDI UART bridge over a transport.
+//! - [`link`]: COBS/CRC framing and the retrying stop-and-wait session of docs/protocol.md §2.
+//! - [`device`]: the typed commands of protocol.md §5 and [`device::DeviceEngine`], the device
+//!   side in software (the reference for the HDL command engine), with a UART plug for it.
+//! - [`accelerator`]: `ModelBoard` (the engine in process) and `UsbBoard` (a board over USB).
+//!   The simulated board (`SimBoard`, the Verilated device top) comes with the device HDL.
 
+pub mod accelerator;
+pub mod device;
 pub mod ftdi;
 pub mod link;
 pub mod transport;

@@ -29,6 +29,12 @@ enum Command {
         #[command(subcommand)]
         what: commands::gen::GenCommand,
     },
+    /// List the attached boards (iCEBreaker, ULX3S), or say why none is found.
+    Devices,
+    /// Say HELLO to a board: its capabilities and the round-trip time.
+    Ping(commands::board::PingArgs),
+    /// Run one GEMM with random operands on a board and check it against the model.
+    Gemm(commands::board::GemmArgs),
 }
 
 fn main() {
@@ -36,6 +42,9 @@ fn main() {
     let result = match cli.command {
         Command::Sim { what } => commands::sim::run(what),
         Command::Gen { what } => commands::gen::run(what),
+        Command::Devices => commands::board::devices(),
+        Command::Ping(args) => commands::board::ping(args),
+        Command::Gemm(args) => commands::board::gemm(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -94,4 +94,52 @@ pub enum ModelError {
     /// A string that names no rounding mode.
     #[error("unknown rounding mode {0:?}: expected \"truncate\", \"nearest\" or \"stochastic\"")]
     UnknownRounding(String),
+    /// Two tensors of one vector operation differ in shape (numerics §7).
+    #[error(
+        "shape mismatch: {what} is {rows}x{cols} but the operation is on {want_rows}x{want_cols}"
+    )]
+    ShapeMismatch {
+        /// Which operand.
+        what: &'static str,
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+        /// Rows expected.
+        want_rows: usize,
+        /// Columns expected.
+        want_cols: usize,
+    },
+    /// The update shift `s = FL_G + FL_eta - FL_W` (or `s + g`) is outside `0..=30` (numerics §7.4).
+    #[error("update shift {what} = {value} is outside 0..=30 (s = FL_G + FL_eta - FL_W, g = grid shift)")]
+    UpdateShift {
+        /// `"s"` or `"s + g"`.
+        what: &'static str,
+        /// The rejected value.
+        value: i32,
+    },
+    /// An update parameter outside its domain (FL_eta > 31, grid shift > 15).
+    #[error("update parameter {what} = {value} is outside 0..={max}")]
+    UpdateParam {
+        /// Which parameter.
+        what: &'static str,
+        /// The rejected value.
+        value: u32,
+        /// Its largest legal value.
+        max: u32,
+    },
+    /// The quantized ReLU needs `1 <= bits <= 8` (numerics §7.3).
+    #[error("qrelu bits = {0} is outside 1..=8")]
+    QreluBits(u8),
+    /// The quantized ReLU needs a step `alpha > 0` (numerics §7.3).
+    #[error("qrelu alpha = {0} must be > 0")]
+    QreluAlpha(i16),
+    /// The update's clamp is empty.
+    #[error("update clamp is empty: w_min = {w_min} > w_max = {w_max}")]
+    ClampOrder {
+        /// Lower bound.
+        w_min: i16,
+        /// Upper bound.
+        w_max: i16,
+    },
 }

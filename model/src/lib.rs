@@ -18,6 +18,7 @@ mod gemm_wide;
 mod lfsr;
 mod matrix;
 mod mismatch;
+mod vector;
 
 pub use convert::{convert, rounding_addend, wrap48, ACC_BITS, MAX_SHIFT, MIN_SHIFT};
 pub use error::ModelError;
@@ -33,3 +34,7 @@ pub use lfsr::{
 };
 pub use matrix::Matrix;
 pub use mismatch::first_mismatch;
+pub use vector::{
+    align_bias, bias_add, qrelu, qrelu_mask, relu, relu_mask, update, UpdateParams, MAX_FL_ETA,
+    MAX_GRID_SHIFT, MAX_UPDATE_SHIFT,
+};

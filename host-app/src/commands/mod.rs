@@ -1,4 +1,5 @@
 //! One module per top-level command.
 
+pub mod board;
 pub mod gen;
 pub mod sim;
