@@ -2,6 +2,7 @@
 
 use crate::column_convert::HEAD_LATENCY;
 use crate::core::LAUNCH_CYCLES;
+use crate::drain::Drain;
 use crate::lfsr::Lfsr;
 use crate::SCRATCH_ADDR_BITS as AB;
 use qtrain_model::{LFSR_A_MASK, LFSR_B_MASK};
@@ -57,6 +58,7 @@ pub const fn gemm_cycles(rows: usize, cols: usize, m: usize, k: usize, n: usize)
 /// is `K` beats (beat `k` reads address `tile_base + k` in every A and B bank) followed by idle
 /// beats up to the tile period `max(K, 2R - 1, C)`. The per-bank read addresses pass through a
 /// chain of registers, one per bank, which skews row `p` by `p` cycles and column `q` by `q`.
+/// Finished tiles go to a [`Drain`], whose row events also pace the LFSRs' words here.
 #[derive(LogicBlock)]
 pub struct Controller<const R: usize, const C: usize> {
     /// Clock.
@@ -129,36 +131,14 @@ pub struct Controller<const R: usize, const C: usize> {
     // Feed flags, one cycle after the chain (the RAM read latency).
     f_first: Vec<DFF<Bit>>,
     f_last: Vec<DFF<Bit>>,
-    // Tile info from issue to the drain (TILE_INFO_STAGES cycles).
-    ti_valid: Vec<DFF<Bit>>,
-    ti_rowend: Vec<DFF<Bit>>,
-    ti_cbase: Vec<DFF<Bits<AB>>>,
-    ti_rows: Vec<DFF<Bits<16>>>,
-    // Drain: `ev` is high in the cycle before a tile's row reaches column 0's head.
-    ev: DFF<Bit>,
-    ev_first: DFF<Bit>,
-    ev_lastrow: DFF<Bit>,
-    ev_rowend: DFF<Bit>,
-    ev_we: DFF<Bit>,
-    ev_addr: DFF<Bits<AB>>,
-    dr_addr: DFF<Bits<AB>>,
-    dr_left: DFF<Bits<16>>,
-    dr_wleft: DFF<Bits<16>>,
-    dr_gap: DFF<Bit>,
     // Column words of the current tile: index of the next one, and whether any are left.
     cw_idx: DFF<Bits<16>>,
     cw_busy: DFF<Bit>,
     cw_rowend: DFF<Bit>,
-    // Write commands of column 0, delayed by the column head's latency.
-    wd_we: Vec<DFF<Bit>>,
-    wd_addr: Vec<DFF<Bits<AB>>>,
-    // Write command chain: stage q is column q's write this cycle.
-    wch_we: Vec<DFF<Bit>>,
-    wch_addr: Vec<DFF<Bits<AB>>>,
+    drain: Drain<R, C>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     rows16: Constant<Bits<16>>,
-    rows_minus1: Constant<Bits<16>>,
     cols16: Constant<Bits<16>>,
     cols_minus1: Constant<Bits<16>>,
     min_period16: Constant<Bits<16>>,
@@ -183,10 +163,6 @@ fn many<T: Default>(n: usize) -> Vec<T> {
 fn c16(v: usize) -> Constant<Bits<16>> {
     Constant::new(bits(v as u64))
 }
-
-/// Stages of the tile-info pipeline between the issue of a tile's last beat and the cycle
-/// before its drain (whose first event is one cycle later still).
-const TILE_INFO_STAGES: usize = 2;
 
 impl<const R: usize, const C: usize> Default for Controller<R, C> {
     fn default() -> Self {
@@ -240,31 +216,13 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             bch_addr: many(C),
             f_first: many(R),
             f_last: many(R),
-            ti_valid: many(TILE_INFO_STAGES),
-            ti_rowend: many(TILE_INFO_STAGES),
-            ti_cbase: many(TILE_INFO_STAGES),
-            ti_rows: many(TILE_INFO_STAGES),
-            ev: Default::default(),
-            ev_first: Default::default(),
-            ev_lastrow: Default::default(),
-            ev_rowend: Default::default(),
-            ev_we: Default::default(),
-            ev_addr: Default::default(),
-            dr_addr: Default::default(),
-            dr_left: Default::default(),
-            dr_wleft: Default::default(),
-            dr_gap: Default::default(),
             cw_idx: Default::default(),
             cw_busy: Default::default(),
             cw_rowend: Default::default(),
-            wd_we: many(HEAD_LATENCY),
-            wd_addr: many(HEAD_LATENCY),
-            wch_we: many(C),
-            wch_addr: many(C),
+            drain: Default::default(),
             zero16: c16(0),
             one16: c16(1),
             rows16: c16(R),
-            rows_minus1: c16(R - 1),
             cols16: c16(C),
             cols_minus1: c16(C - 1),
             min_period16: c16(min_tile_period(R, C)),
@@ -308,16 +266,6 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             b_base,
             c_base,
             c_row,
-            ev,
-            ev_first,
-            ev_lastrow,
-            ev_rowend,
-            ev_we,
-            ev_addr,
-            dr_addr,
-            dr_left,
-            dr_wleft,
-            dr_gap,
             cw_idx,
             cw_busy,
             cw_rowend
@@ -449,60 +397,17 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             self.bch_addr[q].d.next = self.bch_addr[q - 1].q.val();
         }
 
-        // ---- Drain. A tile's sums reach column 0's head two cycles apart, row 0 first, from
-        // TILE_INFO_STAGES + 2 cycles after the issue of its last beat (docs/hardware.md).
-        // `ev` marks the cycle before each of them: the row word goes out then.
-        for i in 0..TILE_INFO_STAGES {
-            self.ti_valid[i].clock.next = self.clock.val();
-            self.ti_rowend[i].clock.next = self.clock.val();
-            self.ti_cbase[i].clock.next = self.clock.val();
-            self.ti_rows[i].clock.next = self.clock.val();
-        }
-        self.ti_valid[0].d.next = self.iss_last.val();
-        self.ti_rowend[0].d.next = self.iss_rowend.val();
-        self.ti_cbase[0].d.next = self.c_base.q.val();
-        self.ti_rows[0].d.next = self.iss_rows.val();
-        for i in 1..TILE_INFO_STAGES {
-            self.ti_valid[i].d.next = self.ti_valid[i - 1].q.val();
-            self.ti_rowend[i].d.next = self.ti_rowend[i - 1].q.val();
-            self.ti_cbase[i].d.next = self.ti_cbase[i - 1].q.val();
-            self.ti_rows[i].d.next = self.ti_rows[i - 1].q.val();
-        }
-        self.ev.d.next = false;
-        self.ev_first.d.next = false;
-        self.ev_lastrow.d.next = false;
-        self.ev_we.d.next = false;
-        self.col_load.next = false;
-        for i in (TILE_INFO_STAGES - 1)..TILE_INFO_STAGES {
-            self.col_load.next = self.ti_valid[i].q.val();
-            if self.ti_valid[i].q.val() {
-                self.ev.d.next = true;
-                self.ev_first.d.next = true;
-                self.ev_lastrow.d.next = self.rows_minus1.val() == self.zero16.val();
-                self.ev_rowend.d.next = self.ti_rowend[i].q.val();
-                self.ev_we.d.next = true;
-                self.ev_addr.d.next = self.ti_cbase[i].q.val();
-                self.dr_addr.d.next = self.ti_cbase[i].q.val() + self.nb.q.val();
-                self.dr_left.d.next = self.rows_minus1.val();
-                self.dr_wleft.d.next = self.ti_rows[i].q.val() - self.one16.val();
-                self.dr_gap.d.next = true;
-            } else if self.dr_left.q.val() != self.zero16.val() {
-                if self.dr_gap.q.val() {
-                    self.dr_gap.d.next = false;
-                } else {
-                    // Rows >= M get their words like any other row but are not written.
-                    self.ev.d.next = true;
-                    self.ev_lastrow.d.next = self.dr_left.q.val() == self.one16.val();
-                    self.ev_we.d.next = self.dr_wleft.q.val() != self.zero16.val();
-                    self.ev_addr.d.next = self.dr_addr.q.val();
-                    self.dr_addr.d.next = self.dr_addr.q.val() + self.nb.q.val();
-                    self.dr_left.d.next = self.dr_left.q.val() - self.one16.val();
-                    if self.dr_wleft.q.val() != self.zero16.val() {
-                        self.dr_wleft.d.next = self.dr_wleft.q.val() - self.one16.val();
-                    }
-                    self.dr_gap.d.next = true;
-                }
-            }
+        // ---- Drain: replays each tile's rows as events (docs/hardware.md).
+        self.drain.clock.next = self.clock.val();
+        self.drain.tile_last.next = self.iss_last.val();
+        self.drain.tile_rowend.next = self.iss_rowend.val();
+        self.drain.tile_cbase.next = self.c_base.q.val();
+        self.drain.tile_rows.next = self.iss_rows.val();
+        self.drain.stride.next = self.nb.q.val();
+        self.col_load.next = self.drain.col_load.val();
+        for q in 0..C {
+            self.c_we[q].next = self.drain.c_we[q].val();
+            self.c_addr[q].next = self.drain.c_addr[q].val();
         }
 
         // ---- Random words. LFSR A shows the word of each row of a tile in that row's `ev`
@@ -517,10 +422,10 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         self.lfsr_a.load.next = false;
         self.lfsr_a.load_state.next = self.row_base.q.val();
         self.capture_row.d.next = false;
-        if self.ev.q.val() {
-            if !self.ev_lastrow.q.val() {
+        if self.drain.ev.val() {
+            if !self.drain.ev_lastrow.val() {
                 self.lfsr_a.advance.next = true;
-            } else if self.ev_rowend.q.val() {
+            } else if self.drain.ev_rowend.val() {
                 self.lfsr_a.advance.next = true;
                 self.capture_row.d.next = true;
             } else if !self.capture_row.q.val() {
@@ -537,16 +442,16 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         // tile, reloads column 0's.
         self.cw_now.next = self.cw_idx.q.val();
         self.cw_rowend_now.next = self.cw_rowend.q.val();
-        if self.ev_first.q.val() {
+        if self.drain.ev_first.val() {
             self.cw_now.next = self.zero16.val();
-            self.cw_rowend_now.next = self.ev_rowend.q.val();
-            self.cw_rowend.d.next = self.ev_rowend.q.val();
+            self.cw_rowend_now.next = self.drain.ev_rowend.val();
+            self.cw_rowend.d.next = self.drain.ev_rowend.val();
         }
         self.cw_busy.d.next = false;
         self.lfsr_b.advance.next = false;
         self.lfsr_b.load.next = false;
         self.lfsr_b.load_state.next = self.col_base.q.val();
-        if self.ev_first.q.val() || self.cw_busy.q.val() {
+        if self.drain.ev_first.val() || self.cw_busy.q.val() {
             if self.cw_now.val() != self.cols_minus1.val() {
                 self.lfsr_b.advance.next = true;
                 self.cw_busy.d.next = true;
@@ -567,33 +472,6 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             // The seeds, as loaded: the generators are rewound to them later.
             self.row_base.d.next = self.lfsr_a.state.val();
             self.col_base.d.next = self.lfsr_b.state.val();
-        }
-
-        // ---- C writes: column 0's, once its head has converted the row, then one register
-        // per column for the others.
-        for i in 0..HEAD_LATENCY {
-            self.wd_we[i].clock.next = self.clock.val();
-            self.wd_addr[i].clock.next = self.clock.val();
-        }
-        self.wd_we[0].d.next = self.ev_we.q.val();
-        self.wd_addr[0].d.next = self.ev_addr.q.val();
-        for i in 1..HEAD_LATENCY {
-            self.wd_we[i].d.next = self.wd_we[i - 1].q.val();
-            self.wd_addr[i].d.next = self.wd_addr[i - 1].q.val();
-        }
-        for q in 0..C {
-            self.wch_we[q].clock.next = self.clock.val();
-            self.wch_addr[q].clock.next = self.clock.val();
-            self.c_we[q].next = self.wch_we[q].q.val();
-            self.c_addr[q].next = self.wch_addr[q].q.val();
-        }
-        for i in (HEAD_LATENCY - 1)..HEAD_LATENCY {
-            self.wch_we[0].d.next = self.wd_we[i].q.val();
-            self.wch_addr[0].d.next = self.wd_addr[i].q.val();
-        }
-        for q in 1..C {
-            self.wch_we[q].d.next = self.wch_we[q - 1].q.val();
-            self.wch_addr[q].d.next = self.wch_addr[q - 1].q.val();
         }
     }
 }

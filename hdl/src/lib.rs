@@ -3,9 +3,10 @@
 //!
 //! One block per module: [`lfsr::Lfsr`] (random words), [`convert::Convert`] (rounding and
 //! saturation), [`column_convert::ColumnConvert`] (the converter at the head of each array
-//! column), [`macc::Macc`] (the PE), [`array::Array`], [`controller::Controller`] and the top
-//! [`core::GemmCore`]. [`gemm_core_verilog`] returns the Verilog of a supported shape; its
-//! top module is called `top`.
+//! column), [`macc::Macc`] (the PE), [`array::Array`], [`controller::Controller`] with its
+//! [`drain::Drain`], and the top [`core::GemmCore`]. [`link`] holds the device side of the
+//! host link (so far the UART byte layer). [`gemm_core_verilog`] returns the Verilog of a
+//! supported shape; its top module is called `top`.
 
 #![warn(missing_docs)]
 
@@ -14,8 +15,10 @@ pub mod column_convert;
 pub mod controller;
 pub mod convert;
 pub mod core;
+pub mod drain;
 pub mod extend;
 pub mod lfsr;
+pub mod link;
 pub mod macc;
 pub mod rtlsim;
 pub mod verilog;

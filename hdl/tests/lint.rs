@@ -60,6 +60,15 @@ fn blocks_lint_clean() {
     let mut array = qtrain_hdl::array::Array::<2, 3>::default();
     array.connect_all();
     assert_clean("array", &generate_verilog(&array));
+    let mut drain = qtrain_hdl::drain::Drain::<3, 4>::default();
+    drain.connect_all();
+    assert_clean("drain", &generate_verilog(&drain));
+    let mut uart_rx = qtrain_hdl::link::uart_rx::UartRx::default();
+    uart_rx.connect_all();
+    assert_clean("uart_rx", &generate_verilog(&uart_rx));
+    let mut uart_tx = qtrain_hdl::link::uart_tx::UartTx::default();
+    uart_tx.connect_all();
+    assert_clean("uart_tx", &generate_verilog(&uart_tx));
 }
 
 #[test]
