@@ -2,6 +2,7 @@
 
 mod array_shape;
 mod commands;
+mod gemm_spec;
 mod operands;
 
 use clap::{Parser, Subcommand};

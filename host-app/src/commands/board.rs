@@ -11,9 +11,10 @@ use qtrain_driver::ftdi::{self, Ftdi, UartConfig};
 use qtrain_driver::link::LinkConfig;
 use qtrain_driver::transport::rusb::{udev_hint, RusbTransport};
 use qtrain_driver::transport::{FaultInjector, FtdiPeer, MemoryTransport};
-use qtrain_model::{GemmParams, Matrix, Rounding};
+use qtrain_model::{GemmParams, Matrix};
 
-use crate::operands::{self, Distribution};
+use crate::gemm_spec::{GemmSpec, Operand};
+use crate::operands;
 
 /// Which board to talk to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,30 +52,8 @@ pub struct GemmArgs {
     /// Columns of op(B) and C.
     #[arg(long, default_value_t = 64)]
     n: usize,
-    /// Fraction bits of A, B and C (0..=15); --fl-a/--fl-b/--fl-c override it per matrix.
-    #[arg(long, default_value_t = 14)]
-    fl: u8,
-    #[arg(long)]
-    fl_a: Option<u8>,
-    #[arg(long)]
-    fl_b: Option<u8>,
-    #[arg(long)]
-    fl_c: Option<u8>,
-    /// Rounding of the one conversion per output element.
-    #[arg(long, default_value = "stochastic")]
-    rounding: Rounding,
-    /// Seed of the stochastic rounding and of the operands (drawn as `qtrain sim gemm` does).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Use A^T (A is stored K x M).
-    #[arg(long)]
-    trans_a: bool,
-    /// Use B^T (B is stored N x K).
-    #[arg(long)]
-    trans_b: bool,
-    /// Distribution of the random operands.
-    #[arg(long, value_enum, default_value = "normal")]
-    dist: Distribution,
+    #[command(flatten)]
+    pub spec: GemmSpec,
 }
 
 /// `qtrain devices`: lists attached boards, or says why there are none. Exit 0 either way.
@@ -196,26 +175,12 @@ fn fmt_duration(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
-/// The operands `qtrain sim gemm` draws for these arguments: A with `seed ^ 0xA`, B with
-/// `seed ^ 0xB`, stored transposed when asked.
+/// The operands and parameters `qtrain sim gemm` uses for the same arguments.
 pub fn operands(args: &GemmArgs) -> (Matrix, Matrix, GemmParams) {
-    let fl_a = args.fl_a.unwrap_or(args.fl);
-    let fl_b = args.fl_b.unwrap_or(args.fl);
-    let fl_c = args.fl_c.unwrap_or(args.fl);
-    let (ar, ac) = if args.trans_a {
-        (args.k, args.m)
-    } else {
-        (args.m, args.k)
-    };
-    let (br, bc) = if args.trans_b {
-        (args.n, args.k)
-    } else {
-        (args.k, args.n)
-    };
-    let a = operands::random_matrix(ar, ac, fl_a, args.dist, args.seed ^ 0xA);
-    let b = operands::random_matrix(br, bc, fl_b, args.dist, args.seed ^ 0xB);
-    let params = GemmParams::from_seed(args.seed, fl_a, fl_b, fl_c, args.rounding);
-    (a, b, params)
+    let spec = &args.spec;
+    let a = spec.random_operand(Operand::A, args.m, args.k);
+    let b = spec.random_operand(Operand::B, args.k, args.n);
+    (a, b, spec.params())
 }
 
 /// Runs the GEMM of `args` on `board`: operands written, GEMM, C read back.
@@ -259,8 +224,8 @@ pub fn board_gemm(board: &mut dyn Accelerator, args: &GemmArgs) -> anyhow::Resul
         m: args.m as u16,
         k: args.k as u16,
         n: args.n as u16,
-        trans_a: args.trans_a,
-        trans_b: args.trans_b,
+        trans_a: args.spec.trans_a,
+        trans_b: args.spec.trans_b,
         accumulate: false,
         fl_a: p.fl_a,
         fl_b: p.fl_b,
@@ -288,7 +253,7 @@ pub fn gemm(args: GemmArgs) -> anyhow::Result<i32> {
     let (c, cycles) = board_gemm(board.as_mut(), &args)?;
     let secs = t.elapsed().as_secs_f64();
     let (a, b, p) = operands(&args);
-    let want = qtrain_model::gemm(&a, args.trans_a, &b, args.trans_b, None, &p)?;
+    let want = qtrain_model::gemm(&a, args.spec.trans_a, &b, args.spec.trans_b, None, &p)?;
     println!(
         "GEMM {}x{}x{} (MxKxN) on {:?}: FL a/b/c = {}/{}/{} (shift {}), rounding {}, seed {}",
         args.m,
@@ -300,7 +265,7 @@ pub fn gemm(args: GemmArgs) -> anyhow::Result<i32> {
         p.fl_c,
         p.shift(),
         p.rounding,
-        args.seed
+        args.spec.seed
     );
     if cycles == 0 {
         println!(

@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use qtrain_model::{GemmParams, Matrix, Rounding};
+use qtrain_model::Matrix;
 use qtrain_sim::{SimCore, SimOptions};
 
 use crate::array_shape::ArrayShape;
-use crate::operands::{self, Distribution};
+use crate::gemm_spec::{stored_dims, GemmSpec, Operand};
+use crate::operands;
 
 #[derive(Subcommand)]
 pub enum SimCommand {
@@ -32,36 +33,14 @@ pub struct GemmArgs {
     /// Columns of op(B) and C (default 64, or from --b).
     #[arg(long)]
     n: Option<usize>,
-    /// Fraction bits of A, B and C (0..=15); --fl-a/--fl-b/--fl-c override it per matrix.
-    #[arg(long, default_value_t = 14)]
-    fl: u8,
-    #[arg(long)]
-    fl_a: Option<u8>,
-    #[arg(long)]
-    fl_b: Option<u8>,
-    #[arg(long)]
-    fl_c: Option<u8>,
-    /// Rounding of the one conversion per output element: truncate, nearest or stochastic.
-    #[arg(long, default_value = "stochastic")]
-    rounding: Rounding,
-    /// Seed of the stochastic rounding (and of random operands).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Use A^T: then --a holds a K x M matrix.
-    #[arg(long)]
-    trans_a: bool,
-    /// Use B^T: then --b holds an N x K matrix.
-    #[arg(long)]
-    trans_b: bool,
+    #[command(flatten)]
+    spec: GemmSpec,
     /// Read A from a file of raw 16-bit integers (one row per line) instead of drawing it.
     #[arg(long)]
     a: Option<PathBuf>,
     /// Read B from a file of raw 16-bit integers instead of drawing it.
     #[arg(long)]
     b: Option<PathBuf>,
-    /// Distribution of random operands.
-    #[arg(long, value_enum, default_value = "normal")]
-    dist: Distribution,
     /// Write C (raw 16-bit integers, one row per line) to this file.
     #[arg(long)]
     c_out: Option<PathBuf>,
@@ -76,91 +55,57 @@ pub fn run(cmd: SimCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// Dimensions as stored: op(X) is `rows x cols`; the stored matrix is transposed when `trans`.
-fn stored_dims(rows: usize, cols: usize, trans: bool) -> (usize, usize) {
-    if trans {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    }
-}
-
+/// Operand `which`: read from `file` (checked against the dimensions given) or drawn.
 fn operand(
-    name: &str,
+    spec: &GemmSpec,
+    which: Operand,
     file: &Option<PathBuf>,
     (rows, cols): (Option<usize>, Option<usize>),
-    trans: bool,
-    fl: u8,
-    dist: Distribution,
-    seed: u64,
 ) -> anyhow::Result<Matrix> {
-    match file {
-        Some(path) => {
-            let m = operands::read_matrix(path)?;
-            let (op_rows, op_cols) = stored_dims(m.rows, m.cols, trans);
-            for (given, actual, what) in [(rows, op_rows, "rows"), (cols, op_cols, "columns")] {
-                if let Some(g) = given {
-                    if g != actual {
-                        bail!(
-                            "op({name}) from {} has {actual} {what}, but the command line says {g}",
-                            path.display()
-                        );
-                    }
-                }
+    let Some(path) = file else {
+        return Ok(spec.random_operand(which, rows.unwrap_or(64), cols.unwrap_or(64)));
+    };
+    let m = operands::read_matrix(path)?;
+    let (op_rows, op_cols) = stored_dims(m.rows, m.cols, spec.transposed(which));
+    for (given, actual, what) in [(rows, op_rows, "rows"), (cols, op_cols, "columns")] {
+        if let Some(g) = given {
+            if g != actual {
+                bail!(
+                    "op({which:?}) from {} has {actual} {what}, but the command line says {g}",
+                    path.display()
+                );
             }
-            Ok(m)
-        }
-        None => {
-            let (r, c) = stored_dims(rows.unwrap_or(64), cols.unwrap_or(64), trans);
-            Ok(operands::random_matrix(r, c, fl, dist, seed))
         }
     }
+    Ok(m)
 }
 
 fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
-    let fl_a = args.fl_a.unwrap_or(args.fl);
-    let fl_b = args.fl_b.unwrap_or(args.fl);
-    let fl_c = args.fl_c.unwrap_or(args.fl);
-    let params = GemmParams::from_seed(args.seed, fl_a, fl_b, fl_c, args.rounding);
+    let spec = &args.spec;
+    let params = spec.params();
     params.validate()?;
+    let (fl_a, fl_b, fl_c) = (params.fl_a, params.fl_b, params.fl_c);
 
-    let a = operand(
-        "A",
-        &args.a,
-        (args.m, args.k),
-        args.trans_a,
-        fl_a,
-        args.dist,
-        args.seed ^ 0xA,
-    )?;
-    let (m, k_a) = stored_dims(a.rows, a.cols, args.trans_a);
-    let b = operand(
-        "B",
-        &args.b,
-        (Some(k_a), args.n),
-        args.trans_b,
-        fl_b,
-        args.dist,
-        args.seed ^ 0xB,
-    )?;
-    let (_, n) = stored_dims(b.rows, b.cols, args.trans_b);
-    let k = k_a;
+    let a = operand(spec, Operand::A, &args.a, (args.m, args.k))?;
+    let (m, k) = stored_dims(a.rows, a.cols, spec.trans_a);
+    let b = operand(spec, Operand::B, &args.b, (Some(k), args.n))?;
+    let (_, n) = stored_dims(b.rows, b.cols, spec.trans_b);
 
     println!(
         "GEMM {m}x{k}x{n} (MxKxN) on the {} array: FL a/b/c = {fl_a}/{fl_b}/{fl_c} (shift {}), rounding {}, seed {}",
         args.array,
         params.shift(),
-        args.rounding,
-        args.seed
+        spec.rounding,
+        spec.seed
     );
-    if qtrain_model::may_overflow(&a, args.trans_a, &b, None, &params) {
+    if qtrain_model::may_overflow(&a, spec.trans_a, &b, None, &params) {
         println!(
             "warning: K·max|a|·max|b| exceeds 2^47: this GEMM can wrap the 48-bit accumulator \
              (bit-exact still, but not the true dot product; see docs/numerics.md §3)"
         );
     }
 
-    let expected = qtrain_model::gemm(&a, args.trans_a, &b, args.trans_b, None, &params)?;
+    let expected = qtrain_model::gemm(&a, spec.trans_a, &b, spec.trans_b, None, &params)?;
 
     let build = Instant::now();
     let mut core = SimCore::new(
@@ -177,7 +122,7 @@ fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
     }
 
     let run = Instant::now();
-    let result = core.gemm(&a, args.trans_a, &b, args.trans_b, &params)?;
+    let result = core.gemm(&a, spec.trans_a, &b, spec.trans_b, &params)?;
     let secs = run.elapsed().as_secs_f64();
     let macs = (m * k * n) as f64;
     println!(
@@ -210,7 +155,7 @@ fn sim_gemm(args: GemmArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("writing C to {}", path.display()))?;
     }
 
-    match qtrain_model::first_mismatch(&expected, &result.c, &a, args.trans_a, &b, args.trans_b) {
+    match qtrain_model::first_mismatch(&expected, &result.c, &a, spec.trans_a, &b, spec.trans_b) {
         None => {
             println!("bit-exact: yes");
             Ok(0)
