@@ -64,15 +64,6 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    fn tick(uut: &mut ColumnConvert) {
-        // Inputs settle before the rising edge, as in a real testbench.
-        assert!(simulate(uut, 100));
-        uut.clock.next = Clock { clk: true };
-        assert!(simulate(uut, 100));
-        uut.clock.next = Clock { clk: false };
-        assert!(simulate(uut, 100));
-    }
-
     #[test]
     fn streams_of_results_two_cycles_apart_match_model() {
         // Tiles of 3 results, one every other cycle, as they leave a column of 3 PEs; the column
@@ -114,14 +105,14 @@ mod tests {
                     uut.cb.next = bits(u64::from(cbin));
                     assert!(simulate(&mut uut, 100));
                     seen.push(uut.q.val().to_u16() as i16);
-                    tick(&mut uut);
+                    clock_cycle!(&mut uut);
                 }
             }
             for _ in 0..HEAD_LATENCY {
                 uut.load_cb.next = false;
                 assert!(simulate(&mut uut, 100));
                 seen.push(uut.q.val().to_u16() as i16);
-                tick(&mut uut);
+                clock_cycle!(&mut uut);
             }
             for &(at, want) in &expected {
                 assert_eq!(seen[at], want, "s = {shift}, {rounding}, cycle {at}");

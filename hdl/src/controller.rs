@@ -481,13 +481,6 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn tick<const R: usize, const C: usize>(uut: &mut Controller<R, C>) {
-        for clk in [false, true, false] {
-            uut.clock.next = Clock { clk };
-            assert!(simulate(uut, 1000));
-        }
-    }
-
     /// Runs the controller alone and returns, per C bank, how often each address was written,
     /// the per-cycle A read addresses, and the busy cycles.
     fn run<const R: usize, const C: usize>(
@@ -503,7 +496,7 @@ mod tests {
         uut.row_state.next = bits(1);
         uut.col_state.next = bits(1);
         uut.start.next = true;
-        tick(&mut uut);
+        clock_cycle!(&mut uut);
         uut.start.next = false;
         let mut writes = vec![BTreeMap::new(); C];
         let mut a_reads = vec![];
@@ -516,7 +509,7 @@ mod tests {
                 }
             }
             a_reads.push(uut.a_addr.iter().map(|s| s.val().to_u64()).collect());
-            tick(&mut uut);
+            clock_cycle!(&mut uut);
             assert!(busy < 100_000);
         }
         (writes, a_reads, busy)

@@ -230,13 +230,6 @@ impl<const R: usize, const C: usize> Logic for Drain<R, C> {
 mod tests {
     use super::*;
 
-    fn tick<const R: usize, const C: usize>(uut: &mut Drain<R, C>) {
-        for clk in [false, true, false] {
-            uut.clock.next = Clock { clk };
-            assert!(simulate(uut, 1000));
-        }
-    }
-
     /// Per cycle: `(ev, ev_first, ev_lastrow, ev_rowend, col_load)`, and the C writes
     /// `(bank, addr)`.
     type Trace = (Vec<[bool; 5]>, Vec<Vec<(usize, u64)>>);
@@ -276,7 +269,7 @@ mod tests {
                     .map(|q| (q, uut.c_addr[q].val().to_u64()))
                     .collect(),
             );
-            tick(&mut uut);
+            clock_cycle!(&mut uut);
         }
         (flags, writes)
     }

@@ -78,21 +78,12 @@ mod tests {
     use super::*;
     use qtrain_model::{Lfsr as ModelLfsr, LFSR_A_MASK, LFSR_B_MASK};
 
-    fn tick(uut: &mut Lfsr) {
-        // Inputs settle before the rising edge, as in a real testbench.
-        assert!(simulate(uut, 100));
-        uut.clock.next = Clock { clk: true };
-        assert!(simulate(uut, 100));
-        uut.clock.next = Clock { clk: false };
-        assert!(simulate(uut, 100));
-    }
-
     fn check_words(mask: u32, seed: u32) {
         let mut uut = Lfsr::new(mask);
         uut.connect_all();
         uut.load.next = true;
         uut.load_state.next = bits(seed as u64);
-        tick(&mut uut);
+        clock_cycle!(&mut uut);
         uut.load.next = false;
         let mut model = ModelLfsr::new(seed, mask);
         for n in 0..50 {
@@ -105,7 +96,7 @@ mod tests {
             } else {
                 assert_eq!(uut.word.val().to_u16(), (model.state & 0xFFFF) as u16);
             }
-            tick(&mut uut);
+            clock_cycle!(&mut uut);
         }
     }
 

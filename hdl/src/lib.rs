@@ -10,6 +10,21 @@
 
 #![warn(missing_docs)]
 
+/// One clock cycle of a block under rust-hdl's simulator, for the unit tests beside each
+/// block: inputs settle with the clock low, then the rising edge, then the falling one.
+#[cfg(test)]
+macro_rules! clock_cycle {
+    ($uut:expr) => {
+        for clk in [false, true, false] {
+            $uut.clock.next = rust_hdl::prelude::Clock { clk };
+            assert!(
+                rust_hdl::prelude::simulate($uut, 1000),
+                "the block did not settle"
+            );
+        }
+    };
+}
+
 pub mod array;
 pub mod column_convert;
 pub mod controller;

@@ -77,15 +77,6 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    fn tick(uut: &mut Macc) {
-        // Inputs settle before the rising edge, as in a real testbench.
-        assert!(simulate(uut, 100));
-        uut.clock.next = Clock { clk: true };
-        assert!(simulate(uut, 100));
-        uut.clock.next = Clock { clk: false };
-        assert!(simulate(uut, 100));
-    }
-
     #[test]
     fn back_to_back_dot_products_match_model() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -114,7 +105,7 @@ mod tests {
             uut.last.next = last;
             assert!(simulate(&mut uut, 100));
             seen.push(value48(uut.result.val()));
-            tick(&mut uut);
+            clock_cycle!(&mut uut);
         }
         let result_cycles: Vec<usize> = expected.iter().map(|e| e.0).collect();
         for &(cycle, want) in &expected {
@@ -138,7 +129,7 @@ mod tests {
         for k in 0..len {
             uut.first.next = k == 0;
             uut.last.next = k == len - 1;
-            tick(&mut uut);
+            clock_cycle!(&mut uut);
         }
         let want = wrap48((len as i64) << 30);
         assert!(want < 0, "the test must overflow");
