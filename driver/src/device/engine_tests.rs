@@ -456,19 +456,20 @@ fn outputs_may_overlap_inputs_only_in_place() {
             cols: 5,
         })
     };
-    // In place, and interleaved in the other tensor's padding: both fine.
+    // In place: fine. In the other tensor's padding: its span intersects X's, so rejected
+    // (protocol.md §5 compares spans).
     assert_eq!(run(&mut e, &relu(x)).0, StatusCode::Ok);
-    assert_eq!(
-        run(
-            &mut e,
-            &relu(Tensor {
-                addr: 5,
-                stride: 10
-            })
-        )
-        .0,
-        StatusCode::Ok
-    );
+    let interleaved = Tensor {
+        addr: 5,
+        stride: 10,
+    };
+    assert_eq!(run(&mut e, &relu(interleaved)).0, StatusCode::BadArgument);
+    // Right after X's span ends (X spans words 0..35): disjoint, fine.
+    let after = Tensor {
+        addr: 35,
+        stride: 10,
+    };
+    assert_eq!(run(&mut e, &relu(after)).0, StatusCode::Ok);
     let before = e.memory().to_vec();
     // Shifted by one word: shares words with X without being X.
     assert_eq!(
