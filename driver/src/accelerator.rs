@@ -2,8 +2,7 @@
 //!
 //! - [`ModelBoard`] runs a [`DeviceEngine`] in process (fast; the reference).
 //! - [`UsbBoard`] talks to a device through an FTDI UART ([`Ftdi`]) with the retrying [`Link`].
-//! - A `SimBoard` (the Verilated device top behind the same UART) comes with the device HDL;
-//!   it does not exist yet.
+//! - [`crate::SimBoard`] runs the Verilated device top behind the same [`Link`], in simulated time.
 
 use std::time::Duration;
 
@@ -170,7 +169,7 @@ impl Accelerator for ModelBoard {
     }
 
     fn execute(&mut self, cmd: &Command) -> Result<Vec<u8>, AccelError> {
-        let (status, body) = self.engine.execute(cmd.code(), &cmd.encode());
+        let (status, body) = self.engine.execute_command(cmd);
         match status {
             StatusCode::Ok => Ok(body),
             status => Err(AccelError::Device {

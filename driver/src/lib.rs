@@ -9,10 +9,14 @@
 //! - [`device`]: the typed commands of protocol.md §5 and [`device::DeviceEngine`], the device
 //!   side in software (the reference for the HDL command engine), with a UART plug for it.
 //! - [`accelerator`]: `ModelBoard` (the engine in process) and `UsbBoard` (a board over USB).
-//!   The simulated board (`SimBoard`, the Verilated device top) comes with the device HDL.
+//! - [`sim_board`]: `SimBoard`, the Verilated device top (UART, framing, command engine,
+//!   GEMM array) behind the same link session as a USB board, cycle-accurate in simulated time.
 
 pub mod accelerator;
 pub mod device;
 pub mod ftdi;
 pub mod link;
+pub mod sim_board;
 pub mod transport;
+
+pub use sim_board::{SimBoard, SimBoardError, SimCounters, SimLinkConfig};

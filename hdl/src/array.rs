@@ -17,8 +17,10 @@ use rust_hdl::prelude::*;
 /// top PE's result register. The heads are fed along the top edge, one register per column:
 /// the row word `ra_in` of cycle `t` reaches head `q` in `t + 1 + q`, together with whatever
 /// sum column `q` delivers then, and `cb_load_in` of cycle `t` makes head `q` take the
-/// broadcast column word `cb_in` of cycle `t + 1 + q`. `c_out[q]` is head `q`'s converted word,
-/// [`crate::column_convert::HEAD_LATENCY`] cycles after the sum reached the head.
+/// broadcast column word `cb_in` of cycle `t + 1 + q`. `c_in[q]` must hold `C_in` of the sum
+/// that reaches head `q` in the same cycle (used with `accumulate`). `c_out[q]` is head `q`'s
+/// converted word, [`crate::column_convert::HEAD_LATENCY`] cycles after the sum reached the
+/// head.
 ///
 /// The PEs live in one flat vector indexed `p * C + q`, because rust-hdl's Verilog generator
 /// resolves only one level of `[...]` per name and cannot evaluate a const generic inside an
@@ -47,6 +49,10 @@ pub struct Array<const R: usize, const C: usize> {
     pub shift: Signal<In, Bits<6>>,
     /// Rounding mode code, held for the whole GEMM.
     pub rounding: Signal<In, Bits<2>>,
+    /// Accumulating GEMM (held for the whole GEMM): head `q` adds `c_in[q] · 2^shift`.
+    pub accumulate: Signal<In, Bit>,
+    /// `C_in` of the element whose sum reaches head `q` in the same cycle.
+    pub c_in: Vec<Signal<In, Bits<16>>>,
     /// The converted words leaving each column head.
     pub c_out: Vec<Signal<Out, Bits<16>>>,
     pe: Vec<Macc>,
@@ -78,6 +84,8 @@ impl<const R: usize, const C: usize> Default for Array<R, C> {
             cb_in: Default::default(),
             shift: Default::default(),
             rounding: Default::default(),
+            accumulate: Default::default(),
+            c_in: many(C),
             c_out: many(C),
             pe: many(R * C),
             head: many(C),
@@ -147,6 +155,8 @@ impl<const R: usize, const C: usize> Logic for Array<R, C> {
             self.head[q].cb.next = self.cb_in.val();
             self.head[q].shift.next = self.shift.val();
             self.head[q].rounding.next = self.rounding.val();
+            self.head[q].accumulate.next = self.accumulate.val();
+            self.head[q].cin.next = self.c_in[q].val();
             self.c_out[q].next = self.head[q].q.val();
         }
     }

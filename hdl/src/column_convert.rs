@@ -1,22 +1,28 @@
 //! The converter at the head of one array column: turns each 48-bit accumulator that leaves
-//! the column into its 16-bit word of C (numerics §4), with `r = ra(i) ^ cb(j)` (numerics §5).
+//! the column into its 16-bit word of C (numerics §4), with `r = ra(i) ^ cb(j)` (numerics §5),
+//! after adding `C_in · 2^s` for an accumulating GEMM (numerics §6).
 
 use crate::convert::{Convert, CONVERT_LATENCY};
+use crate::extend::SignExtend;
 use rust_hdl::prelude::*;
 
-/// Cycles from an accumulator on [`ColumnConvert`]'s `acc` input to its word on `q`.
+/// Cycles from an accumulator on [`ColumnConvert`]'s `acc` input to its word on `q`: the
+/// accumulate stage, then the [`Convert`].
 pub const HEAD_LATENCY: usize = CONVERT_LATENCY + 1;
 
-/// One column head: the column word register, the random word `ra ^ cb`, a [`Convert`] and
-/// the output register that feeds the column's C bank.
+/// One column head: the column word register, the accumulate stage, a [`Convert`] whose
+/// output feeds the column's C bank.
 ///
 /// All results of a column have the same column `j` of C, so its word `cb(j)` is loaded once
 /// per tile (`load_cb` high in cycle `t` makes `cb` the column word from `t + 1`), while the
-/// row word `ra(i)` comes with each accumulator. An `acc` and `ra` present in cycle `t` give
-/// `q = convert(acc, s, rounding, ra ^ cb)` in cycle `t + HEAD_LATENCY`.
+/// row word `ra(i)` comes with each accumulator. An `acc`, `ra` and `cin` present in cycle `t`
+/// give `q = convert(x, s, rounding, ra ^ cb)` in cycle `t + HEAD_LATENCY`, where
+/// `x = wrap48(acc + (sext(cin) << s))` with `accumulate` (numerics §6, `s >= 0`) and
+/// `x = acc` without.
 ///
-/// This is the one place where a column's results are rounded, which is also where an
-/// accumulating GEMM would add `C_in · 2^s` (read from the same column's C bank) to `acc`.
+/// The accumulate stage registers `x` (and the random word) in front of the converter, and
+/// `q` comes straight from the converter's second stage, so the head has the same latency as
+/// it would without accumulation and each stage holds at most one 48-bit adder.
 #[derive(LogicBlock, Default)]
 pub struct ColumnConvert {
     /// Clock.
@@ -25,6 +31,10 @@ pub struct ColumnConvert {
     pub acc: Signal<In, Bits<48>>,
     /// The row word `ra(i)` of that accumulator's row of C.
     pub ra: Signal<In, Bits<16>>,
+    /// `C_in` at that accumulator's element of C (two's complement; used with `accumulate`).
+    pub cin: Signal<In, Bits<16>>,
+    /// Add `C_in · 2^s` to every accumulator (held for the whole GEMM; needs `s >= 0`).
+    pub accumulate: Signal<In, Bit>,
     /// Load `cb` as the column word (once per tile, before its first accumulator).
     pub load_cb: Signal<In, Bit>,
     /// The column word `cb(j)`, taken when `load_cb` is high.
@@ -33,27 +43,35 @@ pub struct ColumnConvert {
     pub shift: Signal<In, Bits<6>>,
     /// Rounding mode code (see [`Convert`]).
     pub rounding: Signal<In, Bits<2>>,
-    /// The converted word (two's complement), registered.
+    /// The converted word (two's complement).
     pub q: Signal<Out, Bits<16>>,
     conv: Convert,
+    cin_ext: SignExtend<16, 48>,
     col_word: DFF<Bits<16>>,
-    out: DFF<Bits<16>>,
+    sum: DFF<Bits<48>>,
+    r: DFF<Bits<16>>,
 }
 
 impl Logic for ColumnConvert {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, col_word, out);
+        dff_setup!(self, clock, col_word, sum, r);
         self.conv.clock.next = self.clock.val();
         if self.load_cb.val() {
             self.col_word.d.next = self.cb.val();
         }
-        self.conv.acc.next = self.acc.val();
+        // The 48-bit sum wraps exactly like the model's accumulator; |C_in · 2^s| < 2^45.
+        self.cin_ext.inp.next = self.cin.val();
+        self.sum.d.next = self.acc.val();
+        if self.accumulate.val() {
+            self.sum.d.next = self.acc.val() + (self.cin_ext.out.val() << self.shift.val());
+        }
+        self.r.d.next = self.ra.val() ^ self.col_word.q.val();
+        self.conv.acc.next = self.sum.q.val();
         self.conv.shift.next = self.shift.val();
         self.conv.rounding.next = self.rounding.val();
-        self.conv.r.next = self.ra.val() ^ self.col_word.q.val();
-        self.out.d.next = self.conv.q.val();
-        self.q.next = self.out.q.val();
+        self.conv.r.next = self.r.q.val();
+        self.q.next = self.conv.q.val();
     }
 }
 
@@ -67,40 +85,62 @@ mod tests {
     #[test]
     fn streams_of_results_two_cycles_apart_match_model() {
         // Tiles of 3 results, one every other cycle, as they leave a column of 3 PEs; the column
-        // word is loaded in the cycle before each tile's first result and only then.
+        // word is loaded in the cycle before each tile's first result and only then. With
+        // accumulate, `C_in` comes with each result; large accumulators and s = 30 make the
+        // 48-bit sum wrap.
         let mut rng = ChaCha8Rng::seed_from_u64(21);
         let mut uut = ColumnConvert::default();
         uut.connect_all();
-        for (shift, rounding) in [
-            (9, Rounding::Stochastic),
-            (20, Rounding::Stochastic),
-            (-3, Rounding::Nearest),
-            (16, Rounding::Truncate),
+        for (shift, rounding, accumulate) in [
+            (9, Rounding::Stochastic, false),
+            (20, Rounding::Stochastic, false),
+            (-3, Rounding::Nearest, false),
+            (16, Rounding::Truncate, false),
+            (0, Rounding::Stochastic, true),
+            (0, Rounding::Nearest, true),
+            (13, Rounding::Stochastic, true),
+            (30, Rounding::Nearest, true),
+            (30, Rounding::Stochastic, true),
+            (22, Rounding::Truncate, true),
         ] {
             uut.shift.next = bits((shift as u64) & 0x3F);
             uut.rounding.next = bits(rounding as u64);
-            // Inputs (acc, ra, load_cb, cb) per cycle; expected (cycle, q).
+            uut.accumulate.next = accumulate;
+            // Inputs (acc, ra, cin, load_cb, cb) per cycle; expected (cycle, q).
             let mut expected = vec![];
             let mut seen = vec![];
             for _tile in 0..3 {
                 let cb = rng.gen::<u16>();
-                let mut inputs = vec![(0i64, rng.gen::<u16>(), true, cb)];
+                let mut inputs = vec![(0i64, rng.gen::<u16>(), rng.gen::<i16>(), true, cb)];
                 for row in 0..3 {
                     let acc = wrap48(rng.gen::<i64>() >> rng.gen_range(0..40));
                     let ra = rng.gen::<u16>();
+                    let cin = rng.gen::<i16>() >> rng.gen_range(0..16);
+                    let x = if accumulate {
+                        wrap48(acc + (i64::from(cin) << shift))
+                    } else {
+                        acc
+                    };
                     // The column word input changes after the load: it must be ignored.
-                    inputs.push((acc, ra, false, rng.gen()));
+                    inputs.push((acc, ra, cin, false, rng.gen()));
                     expected.push((
                         seen.len() + inputs.len() - 1 + HEAD_LATENCY,
-                        convert(acc, shift, rounding, ra ^ cb),
+                        convert(x, shift, rounding, ra ^ cb),
                     ));
                     if row < 2 {
-                        inputs.push((rng.gen::<i64>() >> 16, rng.gen(), false, rng.gen()));
+                        inputs.push((
+                            rng.gen::<i64>() >> 16,
+                            rng.gen(),
+                            rng.gen(),
+                            false,
+                            rng.gen(),
+                        ));
                     }
                 }
-                for (acc, ra, load, cbin) in inputs {
+                for (acc, ra, cin, load, cbin) in inputs {
                     uut.acc.next = bits((acc as u64) & ((1 << 48) - 1));
                     uut.ra.next = bits(u64::from(ra));
+                    uut.cin.next = bits(u64::from(cin as u16));
                     uut.load_cb.next = load;
                     uut.cb.next = bits(u64::from(cbin));
                     assert!(simulate(&mut uut, 100));
@@ -115,8 +155,38 @@ mod tests {
                 clock_cycle!(&mut uut);
             }
             for &(at, want) in &expected {
-                assert_eq!(seen[at], want, "s = {shift}, {rounding}, cycle {at}");
+                assert_eq!(
+                    seen[at], want,
+                    "s = {shift}, {rounding}, accumulate {accumulate}, cycle {at}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn accumulate_wraps_the_sum_at_48_bits() {
+        // acc at the top of the 48-bit range plus a positive C_in · 2^30 wraps to a large
+        // negative sum, which saturates low; the unwrapped sum would saturate high.
+        let mut uut = ColumnConvert::default();
+        uut.connect_all();
+        uut.shift.next = bits(30);
+        uut.rounding.next = bits(Rounding::Truncate as u64);
+        uut.accumulate.next = true;
+        let acc = (1i64 << 47) - 1;
+        let cin = i16::MAX;
+        uut.acc.next = bits(acc as u64);
+        uut.cin.next = bits(cin as u64);
+        for _ in 0..=HEAD_LATENCY {
+            assert!(simulate(&mut uut, 100));
+            clock_cycle!(&mut uut);
+        }
+        let want = convert(
+            wrap48(acc + (i64::from(cin) << 30)),
+            30,
+            Rounding::Truncate,
+            0,
+        );
+        assert_eq!(want, i16::MIN);
+        assert_eq!(uut.q.val().to_u16() as i16, want);
     }
 }

@@ -98,6 +98,9 @@ pub struct Controller<const R: usize, const C: usize> {
     pub c_we: Vec<Signal<Out, Bit>>,
     /// Write address of C bank `q`.
     pub c_addr: Vec<Signal<Out, Bits<AB>>>,
+    /// Read address of C bank `q` (`C_in` of an accumulating GEMM; the bank's read data must
+    /// reach the array's `c_in[q]` one cycle later).
+    pub c_rd_addr: Vec<Signal<Out, Bits<AB>>>,
     lfsr_a: Lfsr,
     lfsr_b: Lfsr,
     phase: DFF<Bits<3>>,
@@ -185,6 +188,7 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             col_word: Default::default(),
             c_we: many(C),
             c_addr: many(C),
+            c_rd_addr: many(C),
             lfsr_a: Lfsr::new(LFSR_A_MASK),
             lfsr_b: Lfsr::new(LFSR_B_MASK),
             phase: Default::default(),
@@ -408,6 +412,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         for q in 0..C {
             self.c_we[q].next = self.drain.c_we[q].val();
             self.c_addr[q].next = self.drain.c_addr[q].val();
+            self.c_rd_addr[q].next = self.drain.c_rd_addr[q].val();
         }
 
         // ---- Random words. LFSR A shows the word of each row of a tile in that row's `ev`

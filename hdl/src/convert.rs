@@ -12,9 +12,8 @@ pub const ROUND_STOCHASTIC: u64 = 2;
 /// the random word `r` into the saturated 16-bit `q` (numerics §4).
 ///
 /// Two stages, latency [`CONVERT_LATENCY`] = 1: the inputs of cycle `t` give `q` in cycle
-/// `t + 1` (`q` is combinational from the stage register, the caller registers it). Stage 1
-/// forms `u` and the sum `acc + u`, and the whole `s <= 0` result; stage 2 shifts the sum
-/// right and saturates. The sum is formed on 48 bits; it can only leave the 48-bit range
+/// `t + 1` (`q` is combinational from the stage register). Stage 1 forms `u` and the sum
+/// `acc + u`, and the whole `s <= 0` result; stage 2 shifts the sum right and saturates. The sum is formed on 48 bits; it can only leave the 48-bit range
 /// upwards (u >= 0), and then the true result is at least `2^47 >> 30 = 2^17`, so that case
 /// saturates to +32767 directly. This is the same value as the 49-bit sum of the spec.
 #[derive(LogicBlock)]

@@ -17,6 +17,13 @@ pub const SCRATCH_ADDR_BITS: usize = 14;
 
 const AB: usize = SCRATCH_ADDR_BITS;
 
+/// `wr_target` code of the A scratchpad.
+pub const TARGET_A: u64 = 0;
+/// `wr_target` code of the B scratchpad.
+pub const TARGET_B: u64 = 1;
+/// `wr_target` code of the C scratchpad (`C_in` of an accumulating GEMM).
+pub const TARGET_C: u64 = 2;
+
 /// The GEMM core: an `R x C` output-stationary array, its controller, and the banked A, B
 /// and C scratchpads (docs/architecture.md). The ports are the contract with the harness.
 #[derive(LogicBlock)]
@@ -43,14 +50,18 @@ pub struct GemmCore<const R: usize, const C: usize> {
     pub row_state: Signal<In, Bits<32>>,
     /// Start state of LFSR B (nonzero).
     pub col_state: Signal<In, Bits<32>>,
+    /// Accumulate: `C = op(A) · op(B) + C_in`, with `C_in` read from the C scratchpad (loaded
+    /// through `wr_*` with target C before `start`) and overwritten by the result. Requires
+    /// `s = fl_a + fl_b - fl_c >= 0` (numerics §6).
+    pub accumulate: Signal<In, Bit>,
     /// High from the cycle after `start` until every element of C is written.
     pub busy: Signal<Out, Bit>,
     /// Cycles `busy` was high during the last GEMM (counts up during a GEMM).
     pub cycles: Signal<Out, Bits<32>>,
-    /// Write one word into the A or B scratchpad this cycle (idle core only).
+    /// Write one word into the A, B or C scratchpad this cycle (idle core only).
     pub wr_en: Signal<In, Bit>,
-    /// 0 = A, 1 = B.
-    pub wr_target: Signal<In, Bit>,
+    /// 0 = A, 1 = B, 2 = C (3 writes nothing).
+    pub wr_target: Signal<In, Bits<2>>,
     /// Bank to write.
     pub wr_bank: Signal<In, Bits<8>>,
     /// Address in that bank.
@@ -70,6 +81,9 @@ pub struct GemmCore<const R: usize, const C: usize> {
     c_bank: Vec<RAM<Bits<16>, AB>>,
     bank_id: Vec<Constant<Bits<8>>>,
     zero16: Constant<Bits<16>>,
+    target_a: Constant<Bits<2>>,
+    target_b: Constant<Bits<2>>,
+    target_c: Constant<Bits<2>>,
     one32: Constant<Bits<32>>,
     zero32: Constant<Bits<32>>,
     ext_a: ZeroExtend<4, 6>,
@@ -83,6 +97,7 @@ pub struct GemmCore<const R: usize, const C: usize> {
     cfg_n: DFF<Bits<16>>,
     cfg_row: DFF<Bits<32>>,
     cfg_col: DFF<Bits<32>>,
+    cfg_acc: DFF<Bit>,
     accept: Signal<Local, Bit>,
     shift: DFF<Bits<6>>,
     rounding_reg: DFF<Bits<2>>,
@@ -109,6 +124,7 @@ impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
             rounding: Default::default(),
             row_state: Default::default(),
             col_state: Default::default(),
+            accumulate: Default::default(),
             busy: Default::default(),
             cycles: Default::default(),
             wr_en: Default::default(),
@@ -128,6 +144,9 @@ impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
                 .map(|i| Constant::new(bits(i as u64)))
                 .collect(),
             zero16: Constant::new(bits(0)),
+            target_a: Constant::new(bits(TARGET_A)),
+            target_b: Constant::new(bits(TARGET_B)),
+            target_c: Constant::new(bits(TARGET_C)),
             one32: Constant::new(bits(1)),
             zero32: Constant::new(bits(0)),
             ext_a: Default::default(),
@@ -139,6 +158,7 @@ impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
             cfg_n: Default::default(),
             cfg_row: Default::default(),
             cfg_col: Default::default(),
+            cfg_acc: Default::default(),
             accept: Default::default(),
             shift: Default::default(),
             rounding_reg: Default::default(),
@@ -160,6 +180,7 @@ impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
             cfg_n,
             cfg_row,
             cfg_col,
+            cfg_acc,
             shift,
             rounding_reg,
             cycle_count,
@@ -189,6 +210,7 @@ impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
             self.cfg_n.d.next = self.n.val();
             self.cfg_row.d.next = self.row_state.val();
             self.cfg_col.d.next = self.col_state.val();
+            self.cfg_acc.d.next = self.accumulate.val();
             self.shift.d.next = self.ext_a.out.val() + self.ext_b.out.val() - self.ext_c.out.val();
             self.rounding_reg.d.next = self.rounding.val();
             self.cycle_count.d.next = self.zero32.val();
@@ -198,6 +220,7 @@ impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
         self.cycles.next = self.cycle_count.q.val();
         self.array.shift.next = self.shift.q.val();
         self.array.rounding.next = self.rounding_reg.q.val();
+        self.array.accumulate.next = self.cfg_acc.q.val();
         self.array.ra_in.next = self.ctrl.row_word.val();
         self.array.cb_in.next = self.ctrl.col_word.val();
         self.array.cb_load_in.next = self.ctrl.col_load.val();
@@ -210,7 +233,7 @@ impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
             self.a_bank[p].write_address.next = self.wr_addr.val();
             self.a_bank[p].write_data.next = self.wr_data.val();
             self.a_bank[p].write_enable.next = self.wr_en.val()
-                && !self.wr_target.val()
+                && (self.wr_target.val() == self.target_a.val())
                 && (self.wr_bank.val() == self.bank_id[p].val());
             self.array.a_in[p].next = self.a_bank[p].read_data.val();
             self.array.first_in[p].next = self.ctrl.row_first[p].val();
@@ -223,21 +246,32 @@ impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
             self.b_bank[q].write_address.next = self.wr_addr.val();
             self.b_bank[q].write_data.next = self.wr_data.val();
             self.b_bank[q].write_enable.next = self.wr_en.val()
-                && self.wr_target.val()
+                && (self.wr_target.val() == self.target_b.val())
                 && (self.wr_bank.val() == self.bank_id[q].val());
             self.array.b_in[q].next = self.b_bank[q].read_data.val();
         }
 
-        // C banks: written by the array's columns, read by the host.
+        // C banks: while the controller runs, its drain reads C_in and writes the results;
+        // otherwise the host port writes C_in and reads C.
         self.rd_bank_reg.d.next = self.rd_bank.val();
         self.rd_data.next = self.zero16.val();
         for q in 0..C {
             self.c_bank[q].read_clock.next = self.clock.val();
             self.c_bank[q].write_clock.next = self.clock.val();
-            self.c_bank[q].read_address.next = self.rd_addr.val();
-            self.c_bank[q].write_address.next = self.ctrl.c_addr[q].val();
-            self.c_bank[q].write_data.next = self.array.c_out[q].val();
-            self.c_bank[q].write_enable.next = self.ctrl.c_we[q].val();
+            self.array.c_in[q].next = self.c_bank[q].read_data.val();
+            if self.ctrl.busy.val() {
+                self.c_bank[q].read_address.next = self.ctrl.c_rd_addr[q].val();
+                self.c_bank[q].write_address.next = self.ctrl.c_addr[q].val();
+                self.c_bank[q].write_data.next = self.array.c_out[q].val();
+                self.c_bank[q].write_enable.next = self.ctrl.c_we[q].val();
+            } else {
+                self.c_bank[q].read_address.next = self.rd_addr.val();
+                self.c_bank[q].write_address.next = self.wr_addr.val();
+                self.c_bank[q].write_data.next = self.wr_data.val();
+                self.c_bank[q].write_enable.next = self.wr_en.val()
+                    && (self.wr_target.val() == self.target_c.val())
+                    && (self.wr_bank.val() == self.bank_id[q].val());
+            }
             if self.rd_bank_reg.q.val() == self.bank_id[q].val() {
                 self.rd_data.next = self.c_bank[q].read_data.val();
             }
@@ -248,7 +282,7 @@ impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
 #[cfg(test)]
 mod tests {
     use crate::controller::gemm_cycles;
-    use crate::rtlsim::simulate_gemm;
+    use crate::rtlsim::{simulate_gemm, simulate_gemm_acc};
     use qtrain_model::{gemm, GemmParams, Matrix, Rounding};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -278,6 +312,36 @@ mod tests {
             gemm_cycles(R, C, m, k, n),
             "{R}x{C} core, {m}x{k}x{n}"
         );
+    }
+
+    /// Runs a random accumulating GEMM (`C_in` drawn from the whole 16-bit range) and checks
+    /// C and `cycles`, which accumulation must not change.
+    fn check_acc<const R: usize, const C: usize>(
+        seed: u64,
+        (m, k, n): (usize, usize, usize),
+        fl: (u8, u8, u8),
+        rounding: Rounding,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let a = random(&mut rng, m, k);
+        let b = random(&mut rng, k, n);
+        let c_in = random(&mut rng, m, n);
+        let p = GemmParams::from_seed(seed, fl.0, fl.1, fl.2, rounding);
+        let want = gemm(&a, false, &b, false, Some(&c_in), &p).unwrap();
+        let (got, cycles) = simulate_gemm_acc::<R, C>(&a, &b, Some(&c_in), &p).unwrap();
+        assert_eq!(got.data, want.data, "{R}x{C} core, {m}x{k}x{n} + C_in");
+        assert_eq!(u64::from(cycles), gemm_cycles(R, C, m, k, n));
+    }
+
+    #[test]
+    fn accumulating_gemms_match_model() {
+        // s = 0, a middling s, and s = 30 (where C_in · 2^s dominates the sum and most
+        // results saturate); partial tiles and K = 1.
+        check_acc::<2, 4>(31, (5, 3, 7), (8, 7, 15), Rounding::Stochastic);
+        check_acc::<2, 4>(32, (3, 1, 6), (10, 9, 5), Rounding::Nearest);
+        check_acc::<3, 5>(33, (4, 2, 11), (15, 15, 0), Rounding::Truncate);
+        check_acc::<1, 1>(34, (2, 1, 3), (15, 15, 0), Rounding::Stochastic);
+        check_acc::<2, 2>(35, (3, 4, 3), (7, 9, 2), Rounding::Nearest);
     }
 
     #[test]

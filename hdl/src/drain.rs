@@ -48,6 +48,9 @@ pub struct Drain<const R: usize, const C: usize> {
     pub c_we: Vec<Signal<Out, Bit>>,
     /// Write address of C bank `q`.
     pub c_addr: Vec<Signal<Out, Bits<AB>>>,
+    /// Read address of C bank `q`: the C address of the row whose sum reaches column `q`'s
+    /// head next cycle (event cycle + `q`), so that `C_in` arrives with the sum.
+    pub c_rd_addr: Vec<Signal<Out, Bits<AB>>>,
     ti_valid: Vec<DFF<Bit>>,
     ti_rowend: Vec<DFF<Bit>>,
     ti_cbase: Vec<DFF<Bits<AB>>>,
@@ -68,6 +71,8 @@ pub struct Drain<const R: usize, const C: usize> {
     // Write command chain: stage q is column q's write this cycle.
     wch_we: Vec<DFF<Bit>>,
     wch_addr: Vec<DFF<Bits<AB>>>,
+    // Read address chain: stage q is column q + 1's read this cycle.
+    rch_addr: Vec<DFF<Bits<AB>>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     rows_minus1: Constant<Bits<16>>,
@@ -94,6 +99,7 @@ impl<const R: usize, const C: usize> Default for Drain<R, C> {
             ev_rowend: Default::default(),
             c_we: many(C),
             c_addr: many(C),
+            c_rd_addr: many(C),
             ti_valid: many(TILE_INFO_STAGES),
             ti_rowend: many(TILE_INFO_STAGES),
             ti_cbase: many(TILE_INFO_STAGES),
@@ -112,6 +118,7 @@ impl<const R: usize, const C: usize> Default for Drain<R, C> {
             wd_addr: many(HEAD_LATENCY),
             wch_we: many(C),
             wch_addr: many(C),
+            rch_addr: many(C - 1),
             zero16: Constant::new(bits(0)),
             one16: Constant::new(bits(1)),
             rows_minus1: Constant::new(bits((R - 1) as u64)),
@@ -223,6 +230,22 @@ impl<const R: usize, const C: usize> Logic for Drain<R, C> {
             self.wch_we[q].d.next = self.wch_we[q - 1].q.val();
             self.wch_addr[q].d.next = self.wch_addr[q - 1].q.val();
         }
+
+        // C_in reads: column 0 reads in the event cycle (the RAM answers next cycle, with the
+        // sum), column q one register later per column, like the sums' row words.
+        self.c_rd_addr[0].next = self.ev_addr.q.val();
+        for i in 0..(C - 1) {
+            self.rch_addr[i].clock.next = self.clock.val();
+        }
+        for i in 0..(C - 1) {
+            self.c_rd_addr[i + 1].next = self.rch_addr[i].q.val();
+        }
+        for first in 0..(C - 1).min(1) {
+            self.rch_addr[first].d.next = self.ev_addr.q.val();
+        }
+        for i in 1..(C - 1) {
+            self.rch_addr[i].d.next = self.rch_addr[i - 1].q.val();
+        }
     }
 }
 
@@ -242,13 +265,19 @@ mod tests {
     }
 
     /// Drives the tiles' info in their issue cycles and records, per cycle, the event flags
-    /// `(ev, ev_first, ev_lastrow, ev_rowend, col_load)` and the C writes `(bank, addr)`.
-    fn run<const R: usize, const C: usize>(tiles: &[Tile], stride: u64, cycles: usize) -> Trace {
+    /// `(ev, ev_first, ev_lastrow, ev_rowend, col_load)`, the C writes `(bank, addr)` and the
+    /// C read address of every bank.
+    fn run<const R: usize, const C: usize>(
+        tiles: &[Tile],
+        stride: u64,
+        cycles: usize,
+    ) -> (Trace, Vec<Vec<u64>>) {
         let mut uut = Drain::<R, C>::default();
         uut.connect_all();
         uut.stride.next = bits(stride);
         let mut flags = vec![];
         let mut writes = vec![];
+        let mut reads = vec![];
         for t in 0..cycles {
             let tile = tiles.iter().find(|x| x.issue == t);
             uut.tile_last.next = tile.is_some();
@@ -269,9 +298,10 @@ mod tests {
                     .map(|q| (q, uut.c_addr[q].val().to_u64()))
                     .collect(),
             );
+            reads.push(uut.c_rd_addr.iter().map(|a| a.val().to_u64()).collect());
             clock_cycle!(&mut uut);
         }
-        (flags, writes)
+        ((flags, writes), reads)
     }
 
     /// The schedule of docs/hardware.md, computed directly: each tile's rows are events two
@@ -319,11 +349,26 @@ mod tests {
 
     fn check<const R: usize, const C: usize>(tiles: &[Tile], stride: u64) {
         let cycles = tiles.iter().map(|x| x.issue).max().unwrap() + 2 * R + C + 12;
-        let got = run::<R, C>(tiles, stride, cycles);
+        let (got, reads) = run::<R, C>(tiles, stride, cycles);
         let want = expected::<R, C>(tiles, stride, cycles);
         for t in 0..cycles {
             assert_eq!(got.0[t], want.0[t], "{R}x{C}: flags in cycle {t}");
             assert_eq!(got.1[t], want.1[t], "{R}x{C}: writes in cycle {t}");
+        }
+        // Bank q reads row p's C_in address q cycles after the row's event (all R rows, the
+        // rows that are not written included: their words are never used).
+        for x in tiles {
+            for p in 0..R {
+                let t = x.issue + FIRST_EVENT_DELAY + 2 * p;
+                for (q, row) in reads.iter().skip(t).take(C).enumerate() {
+                    let want = x.cbase + p as u64 * stride;
+                    assert_eq!(
+                        row[q], want,
+                        "{R}x{C}: read of bank {q}, tile at {}",
+                        x.issue
+                    );
+                }
+            }
         }
     }
 

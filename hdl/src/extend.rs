@@ -90,6 +90,34 @@ impl Logic for MulS16 {
     }
 }
 
+/// Exact product of an unsigned 16-bit `a` and a signed 16-bit `b`, delivered sign-extended
+/// on 48 bits (combinational). One DSP multiplier; the vector unit's `eta_q * G`.
+#[derive(LogicBlock, Default)]
+pub struct MulU16S16 {
+    /// Multiplicand (unsigned).
+    pub a: Signal<In, Bits<16>>,
+    /// Multiplier (two's complement).
+    pub b: Signal<In, Bits<16>>,
+    /// `a * b`, exact, two's complement on 48 bits.
+    pub p: Signal<Out, Bits<48>>,
+}
+
+impl Logic for MulU16S16 {
+    fn update(&mut self) {
+        let a = self.a.val().to_u16() as i64;
+        let b = self.b.val().to_u16() as i16 as i64;
+        self.p.next = bits::<48>(((a * b) as u64) & ((1u64 << 48) - 1));
+    }
+    fn connect(&mut self) {
+        self.p.connect();
+    }
+    fn hdl(&self) -> Verilog {
+        // A zero on top makes `a` a positive signed operand; in the 48-bit context Verilog
+        // sign-extends both before multiplying.
+        Verilog::Custom("always @(*) p = $signed({1'b0, a}) * $signed(b);".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +158,23 @@ mod tests {
             (123, -456),
         ] {
             uut.a.next = bits(a as u64 & 0xFFFF);
+            uut.b.next = bits(b as u64 & 0xFFFF);
+            settle(&mut uut);
+            assert_eq!(uut.p.val(), bits::<48>((a * b) as u64 & ((1 << 48) - 1)));
+        }
+    }
+
+    #[test]
+    fn mul_unsigned_by_signed_extremes() {
+        let mut uut = MulU16S16::default();
+        for (a, b) in [
+            (65535i64, -32768i64),
+            (65535, 32767),
+            (0, -1),
+            (1, -1),
+            (40000, -3),
+        ] {
+            uut.a.next = bits(a as u64);
             uut.b.next = bits(b as u64 & 0xFFFF);
             settle(&mut uut);
             assert_eq!(uut.p.val(), bits::<48>((a * b) as u64 & ((1 << 48) - 1)));

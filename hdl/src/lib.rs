@@ -30,6 +30,7 @@ pub mod column_convert;
 pub mod controller;
 pub mod convert;
 pub mod core;
+pub mod device;
 pub mod drain;
 pub mod extend;
 pub mod lfsr;
@@ -42,5 +43,9 @@ pub mod verilog;
 pub use rust_hdl;
 
 pub use crate::core::{GemmCore, SCRATCH_ADDR_BITS};
-pub use rtlsim::simulate_gemm;
-pub use verilog::{gemm_core_verilog, HdlError, SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG};
+pub use device::DeviceTop;
+pub use link::echo::uart_echo_verilog;
+pub use rtlsim::{simulate_gemm, simulate_gemm_acc};
+pub use verilog::{
+    device_top_verilog, gemm_core_verilog, HdlError, SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG,
+};

@@ -1,6 +1,6 @@
 //! Runs whole GEMMs on [`GemmCore`] in rust-hdl's own simulator (slow: for small GEMMs).
 
-use crate::core::{GemmCore, SCRATCH_ADDR_BITS};
+use crate::core::{GemmCore, SCRATCH_ADDR_BITS, TARGET_A, TARGET_B, TARGET_C};
 use crate::HdlError;
 use qtrain_model::{GemmParams, Matrix};
 use rust_hdl::prelude::*;
@@ -21,13 +21,13 @@ fn tick<const R: usize, const C: usize>(core: &mut GemmCore<R, C>) -> Result<(),
 
 fn write<const R: usize, const C: usize>(
     core: &mut GemmCore<R, C>,
-    target_b: bool,
+    target: u64,
     bank: usize,
     addr: usize,
     value: i16,
 ) -> Result<(), HdlError> {
     core.wr_en.next = true;
-    core.wr_target.next = target_b;
+    core.wr_target.next = bits(target);
     core.wr_bank.next = bits(bank as u64);
     core.wr_addr.next = bits(addr as u64);
     core.wr_data.next = bits(value as u16 as u64);
@@ -47,7 +47,33 @@ pub fn simulate_gemm<const R: usize, const C: usize>(
     op_b: &Matrix,
     p: &GemmParams,
 ) -> Result<(Matrix, u32), HdlError> {
+    simulate_gemm_acc::<R, C>(op_a, op_b, None, p)
+}
+
+/// [`simulate_gemm`] with the accumulate option: with `c_in` (M x N), loads it into the C
+/// scratchpad and computes `C = op_a · op_b + c_in` (numerics §6, which needs
+/// `s = fl_a + fl_b - fl_c >= 0`).
+pub fn simulate_gemm_acc<const R: usize, const C: usize>(
+    op_a: &Matrix,
+    op_b: &Matrix,
+    c_in: Option<&Matrix>,
+    p: &GemmParams,
+) -> Result<(Matrix, u32), HdlError> {
     let (m, k, n) = (op_a.rows, op_a.cols, op_b.cols);
+    if let Some(c) = c_in {
+        if (c.rows, c.cols) != (m, n) {
+            return Err(HdlError::Dimensions(format!(
+                "C_in is {}x{} but C is {m}x{n}",
+                c.rows, c.cols
+            )));
+        }
+        if p.shift() < 0 {
+            return Err(HdlError::Dimensions(format!(
+                "accumulation needs s = fl_a + fl_b - fl_c >= 0, got {}",
+                p.shift()
+            )));
+        }
+    }
     let capacity = 1usize << SCRATCH_ADDR_BITS;
     let fits = |x: usize| (1..=u16::MAX as usize).contains(&x);
     if op_b.rows != k || !fits(m) || !fits(k) || !fits(n) {
@@ -66,14 +92,35 @@ pub fn simulate_gemm<const R: usize, const C: usize>(
     core.connect_all();
     for i in 0..m {
         for kk in 0..k {
-            write(&mut core, false, i % R, (i / R) * k + kk, op_a.get(i, kk))?;
+            write(
+                &mut core,
+                TARGET_A,
+                i % R,
+                (i / R) * k + kk,
+                op_a.get(i, kk),
+            )?;
         }
     }
     for j in 0..n {
         for kk in 0..k {
-            write(&mut core, true, j % C, (j / C) * k + kk, op_b.get(kk, j))?;
+            write(
+                &mut core,
+                TARGET_B,
+                j % C,
+                (j / C) * k + kk,
+                op_b.get(kk, j),
+            )?;
         }
     }
+    let blocks = n.div_ceil(C);
+    if let Some(c) = c_in {
+        for i in 0..m {
+            for j in 0..n {
+                write(&mut core, TARGET_C, j % C, i * blocks + j / C, c.get(i, j))?;
+            }
+        }
+    }
+    core.accumulate.next = c_in.is_some();
     core.m.next = bits(m as u64);
     core.k.next = bits(k as u64);
     core.n.next = bits(n as u64);
@@ -96,7 +143,6 @@ pub fn simulate_gemm<const R: usize, const C: usize>(
             )));
         }
     }
-    let blocks = n.div_ceil(C);
     let mut data = Vec::with_capacity(m * n);
     for i in 0..m {
         for j in 0..n {

@@ -69,6 +69,15 @@ fn blocks_lint_clean() {
     let mut uart_tx = qtrain_hdl::link::uart_tx::UartTx::default();
     uart_tx.connect_all();
     assert_clean("uart_tx", &generate_verilog(&uart_tx));
+    let mut crc32 = qtrain_hdl::link::crc32::Crc32::default();
+    crc32.connect_all();
+    assert_clean("crc32", &generate_verilog(&crc32));
+    let mut frame_rx = qtrain_hdl::link::frame_rx::FrameRx::default();
+    frame_rx.connect_all();
+    assert_clean("frame_rx", &generate_verilog(&frame_rx));
+    let mut frame_tx = qtrain_hdl::link::frame_tx::FrameTx::default();
+    frame_tx.connect_all();
+    assert_clean("frame_tx", &generate_verilog(&frame_tx));
 }
 
 #[test]
@@ -81,4 +90,50 @@ fn every_supported_core_lints_clean() {
         let verilog = qtrain_hdl::gemm_core_verilog(r, c).unwrap();
         assert_clean(&format!("core{r}x{c}"), &verilog);
     }
+}
+
+#[test]
+fn gemm_unit_lints_clean() {
+    if !verilator_available() {
+        eprintln!("SKIPPED: verilator not on PATH");
+        return;
+    }
+    let mut unit = qtrain_hdl::device::gemm_unit::GemmUnit::<2, 2>::default();
+    unit.connect_all();
+    assert_clean("gemm_unit2x2", &generate_verilog(&unit));
+    let mut unit = qtrain_hdl::device::gemm_unit::GemmUnit::<3, 5>::default();
+    unit.connect_all();
+    assert_clean("gemm_unit3x5", &generate_verilog(&unit));
+    let mut planner = qtrain_hdl::device::piece_plan::PiecePlanner::<8, 8>::new(14);
+    planner.connect_all();
+    assert_clean("piece_planner", &generate_verilog(&planner));
+}
+
+#[test]
+fn every_supported_device_top_lints_clean() {
+    if !verilator_available() {
+        eprintln!("SKIPPED: verilator not on PATH");
+        return;
+    }
+    for &(r, c) in qtrain_hdl::SUPPORTED_SHAPES {
+        let verilog = qtrain_hdl::device_top_verilog(r, c).unwrap();
+        assert_clean(&format!("device{r}x{c}"), &verilog);
+    }
+}
+
+#[test]
+fn vector_unit_lints_clean() {
+    if !verilator_available() {
+        eprintln!("SKIPPED: verilator not on PATH");
+        return;
+    }
+    let mut unit = qtrain_hdl::device::vector_unit::VectorUnit::default();
+    unit.connect_all();
+    assert_clean("vector_unit", &generate_verilog(&unit));
+    let mut level = qtrain_hdl::device::qrelu_level::QreluLevel::default();
+    level.connect_all();
+    assert_clean("qrelu_level", &generate_verilog(&level));
+    let mut mul = qtrain_hdl::extend::MulU16S16::default();
+    mul.connect_all();
+    assert_clean("mul_u16_s16", &generate_verilog(&mul));
 }

@@ -4,6 +4,7 @@ mod array_shape;
 mod commands;
 mod gemm_spec;
 mod operands;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,13 @@ enum Command {
     Ping(commands::board::PingArgs),
     /// Run one GEMM with random operands on a board and check it against the model.
     Gemm(commands::board::GemmArgs),
+    /// Train a network on MNIST (float32 on the host, or fixed point on a board).
+    Train(Box<commands::train::TrainArgs>),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: commands::train::BenchCommand,
+    },
 }
 
 fn main() {
@@ -46,6 +54,8 @@ fn main() {
         Command::Devices => commands::board::devices(),
         Command::Ping(args) => commands::board::ping(args),
         Command::Gemm(args) => commands::board::gemm(args),
+        Command::Train(args) => commands::train::train(*args),
+        Command::Bench { what } => commands::train::bench(what),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -66,9 +66,19 @@ pub fn bias_add(x: &Matrix, b: &[i16], fl_x: u8, fl_b: u8) -> Result<Matrix, Mod
         });
     }
     let aligned: Vec<i64> = b.iter().map(|&v| align_bias(v, fl_x, fl_b)).collect();
-    Ok(Matrix::from_fn(x.rows, x.cols, |i, j| {
-        sat16(i128::from(i64::from(x.get(i, j)) + aligned[j]))
-    }))
+    let mut data = Vec::with_capacity(x.data.len());
+    for row in x.data.chunks_exact(x.cols.max(1)) {
+        data.extend(
+            row.iter()
+                .zip(&aligned)
+                .map(|(&v, &a)| sat16(i128::from(i64::from(v) + a))),
+        );
+    }
+    Ok(Matrix {
+        rows: x.rows,
+        cols: x.cols,
+        data,
+    })
 }
 
 /// ReLU (numerics §7.2): `max(x, 0)`.
@@ -225,7 +235,149 @@ pub fn update(w: &Matrix, g: &Matrix, p: &UpdateParams) -> Result<Matrix, ModelE
     same_shape("G", g, w)?;
     let ra = Lfsr::new(p.row_state, LFSR_A_MASK).words(w.rows);
     let cb = Lfsr::new(p.col_state, LFSR_B_MASK).words(w.cols);
-    Ok(Matrix::from_fn(w.rows, w.cols, |i, j| {
-        p.update_one(w.get(i, j), g.get(i, j), ra[i] ^ cb[j])
-    }))
+    let kernel = UpdateKernel::new(p);
+    let mut data = Vec::with_capacity(w.data.len());
+    if w.cols > 0 {
+        for ((w_row, g_row), &row_word) in w.data.chunks_exact(w.cols).zip(g.data.chunks_exact(w.cols)).zip(&ra) {
+            data.extend(
+                w_row
+                    .iter()
+                    .zip(g_row)
+                    .zip(&cb)
+                    .map(|((&wv, &gv), &col_word)| kernel.apply(wv, gv, row_word ^ col_word)),
+            );
+        }
+    }
+    Ok(Matrix {
+        rows: w.rows,
+        cols: w.cols,
+        data,
+    })
+}
+
+/// [`UpdateParams::update_one`] with everything that does not depend on the element worked
+/// out once: the update is the hot loop of a training step, and re-deriving the shift and
+/// rounding addend per element cost about a third of it. Valid only for validated params,
+/// whose bounds (numerics §7.4) keep the conversion argument inside 48 bits, so
+/// [`convert`]'s range checks cannot fire and are left out.
+struct UpdateKernel {
+    /// `s`.
+    shift: u32,
+    /// `s + g`, the conversion shift.
+    conv_shift: u32,
+    /// `g`.
+    grid_shift: u32,
+    /// `o`.
+    offset: i64,
+    /// `o · 2^s`.
+    offset_scaled: i64,
+    eta: i64,
+    /// The addend when it does not depend on the random word (truncate, nearest, or no shift).
+    fixed_addend: i64,
+    /// The random word's bits that enter the addend: all of them for stochastic rounding
+    /// with a shift, none otherwise.
+    r_mask: u16,
+    /// The addend of stochastic rounding is `(r >> r_right) << r_left` (numerics §4).
+    r_right: u32,
+    r_left: u32,
+    w_min: i64,
+    w_max: i64,
+}
+
+impl UpdateKernel {
+    fn new(p: &UpdateParams) -> UpdateKernel {
+        let shift = p.shift() as u32;
+        let grid_shift = u32::from(p.grid_shift);
+        let conv_shift = shift + grid_shift;
+        let offset = i64::from(p.grid_offset);
+        let (fixed_addend, r_mask) = match p.rounding {
+            _ if conv_shift == 0 => (0, 0),
+            Rounding::Truncate => (0, 0),
+            Rounding::Nearest => (1i64 << (conv_shift - 1), 0),
+            Rounding::Stochastic => (0, u16::MAX),
+        };
+        UpdateKernel {
+            shift,
+            conv_shift,
+            grid_shift,
+            offset,
+            offset_scaled: offset << shift,
+            eta: i64::from(p.eta_q),
+            fixed_addend,
+            r_mask,
+            r_right: 16 - conv_shift.min(16),
+            r_left: conv_shift.saturating_sub(16),
+            w_min: i64::from(p.w_min),
+            w_max: i64::from(p.w_max),
+        }
+    }
+
+    #[inline(always)]
+    fn apply(&self, w: i16, g: i16, r: u16) -> i16 {
+        let t = (i64::from(w) << self.shift) - self.eta * i64::from(g);
+        let addend = self.fixed_addend + ((i64::from(r & self.r_mask) >> self.r_right) << self.r_left);
+        let q = (t - self.offset_scaled + addend) >> self.conv_shift;
+        let k = q.clamp(i64::from(i16::MIN), i64::from(i16::MAX));
+        let y = self.offset + (k << self.grid_shift);
+        y.clamp(self.w_min, self.w_max) as i16
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lfsr::splitmix64;
+
+    /// The hoisted kernel must give `update_one`'s bits for every field combination,
+    /// including the extreme words and every rounding, shift and grid.
+    #[test]
+    fn update_matches_update_one_everywhere() {
+        let mut n = 0u64;
+        let mut next = || {
+            n += 1;
+            splitmix64(0x5EED, n)
+        };
+        let roundings = [Rounding::Truncate, Rounding::Nearest, Rounding::Stochastic];
+        let mut checked = 0;
+        for case in 0..3000 {
+            let fl_w = (next() % 16) as u8;
+            let fl_g = (next() % 16) as u8;
+            let fl_eta = (next() % 32) as u8;
+            let grid_shift = (next() % 16) as u8;
+            let (a, b) = (next() as i16, next() as i16);
+            let p = UpdateParams {
+                fl_w,
+                fl_g,
+                fl_eta,
+                eta_q: next() as u16,
+                rounding: roundings[case % 3],
+                grid_shift,
+                grid_offset: next() as i16,
+                w_min: if case % 4 == 0 { i16::MIN } else { a.min(b) },
+                w_max: if case % 4 == 0 { i16::MAX } else { a.max(b) },
+                row_state: (next() as u32) | 1,
+                col_state: (next() as u32) | 2,
+            };
+            if p.validate().is_err() {
+                continue;
+            }
+            let (rows, cols) = (1 + (next() % 5) as usize, 1 + (next() % 7) as usize);
+            let word = |v: u64| match v % 8 {
+                0 => i16::MIN,
+                1 => i16::MAX,
+                2 => 0,
+                _ => (v >> 8) as i16,
+            };
+            let w = Matrix::from_fn(rows, cols, |_, _| word(next()));
+            let g = Matrix::from_fn(rows, cols, |_, _| word(next()));
+            let ra = Lfsr::new(p.row_state, LFSR_A_MASK).words(rows);
+            let cb = Lfsr::new(p.col_state, LFSR_B_MASK).words(cols);
+            let want = Matrix::from_fn(rows, cols, |i, j| {
+                p.update_one(w.get(i, j), g.get(i, j), ra[i] ^ cb[j])
+            });
+            assert_eq!(update(&w, &g, &p).unwrap(), want, "{p:?}");
+            checked += 1;
+        }
+        assert!(checked > 500, "only {checked} valid parameter sets drawn");
+    }
 }

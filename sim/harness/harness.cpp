@@ -24,7 +24,7 @@ typedef VerilatedVcdC QtTrace;
 #define QT_EXPORT extern "C" __attribute__((visibility("default")))
 
 // Bumped whenever a signature below changes; the Rust side refuses a mismatching library.
-static const uint32_t QT_ABI_VERSION = 1;
+static const uint32_t QT_ABI_VERSION = 2;
 
 namespace {
 
@@ -106,7 +106,7 @@ QT_EXPORT void qt_destroy(void* h) {
 QT_EXPORT uint64_t qt_cycles(void* h) { return static_cast<Sim*>(h)->cycles; }
 
 // One scratchpad word per clock. Each entry packs
-// data[15:0] | addr[47:16] | bank[55:48] | target[56] (0 = A, 1 = B).
+// data[15:0] | addr[47:16] | bank[55:48] | target[57:56] (0 = A, 1 = B, 2 = C).
 QT_EXPORT void qt_write(void* h, const uint64_t* words, size_t n) {
     Sim* s = static_cast<Sim*>(h);
     Vtop* t = s->top.get();
@@ -116,7 +116,7 @@ QT_EXPORT void qt_write(void* h, const uint64_t* words, size_t n) {
         t->wr_data = static_cast<uint16_t>(w);
         t->wr_addr = static_cast<uint32_t>(w >> 16);
         t->wr_bank = static_cast<uint8_t>(w >> 48);
-        t->wr_target = static_cast<uint8_t>((w >> 56) & 1);
+        t->wr_target = static_cast<uint8_t>((w >> 56) & 3);
         s->tick();
     }
     t->wr_en = 0;
@@ -137,12 +137,13 @@ QT_EXPORT void qt_read(void* h, const uint64_t* addrs, uint16_t* out, size_t n) 
     }
 }
 
-// Pulses `start` with the configuration, then clocks until `busy` falls or `max_cycles`
+// Pulses `start` with the configuration (accumulate: nonzero to add the C scratchpad's
+// contents, loaded beforehand with target C), then clocks until `busy` falls or `max_cycles`
 // ticks (including the start tick) have run. Returns 0 on completion, 1 if `busy` never rose,
 // 2 on timeout. `*ticks` receives the ticks run, `*core_cycles` the core's `cycles` output.
 QT_EXPORT int qt_gemm(void* h, uint32_t m, uint32_t k, uint32_t n, uint32_t fl_a, uint32_t fl_b,
                       uint32_t fl_c, uint32_t rounding, uint32_t row_state, uint32_t col_state,
-                      uint64_t max_cycles, uint64_t* ticks, uint32_t* core_cycles) {
+                      uint32_t accumulate, uint64_t max_cycles, uint64_t* ticks, uint32_t* core_cycles) {
     Sim* s = static_cast<Sim*>(h);
     Vtop* t = s->top.get();
     t->m = m;
@@ -154,6 +155,7 @@ QT_EXPORT int qt_gemm(void* h, uint32_t m, uint32_t k, uint32_t n, uint32_t fl_a
     t->rounding = rounding;
     t->row_state = row_state;
     t->col_state = col_state;
+    t->accumulate = accumulate != 0;
     t->start = 1;
     s->tick();
     t->start = 0;

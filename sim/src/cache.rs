@@ -16,8 +16,11 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::SimError;
 use crate::toolchain::{verilator_version, Toolchain};
 
-/// The harness compiled around every design.
+/// The harness compiled around a GEMM core.
 pub(crate) const HARNESS_SOURCE: &str = include_str!("../harness/harness.cpp");
+
+/// The harness compiled around a device top (a UART on each side).
+pub(crate) const DEVICE_HARNESS_SOURCE: &str = include_str!("../harness/device_harness.cpp");
 
 /// File name of the built library inside its cache directory.
 pub(crate) const LIBRARY_NAME: &str = "libqtrain_core.so";
@@ -114,7 +117,13 @@ fn fnv1a128(parts: &[&[u8]]) -> u128 {
 }
 
 /// The cache key of a build.
-fn cache_key(verilog: &str, version: &str, cxx: &Path, trace: Option<TraceFormat>) -> String {
+fn cache_key(
+    harness: &str,
+    verilog: &str,
+    version: &str,
+    cxx: &Path,
+    trace: Option<TraceFormat>,
+) -> String {
     let flags = format!(
         "{:?} {CFLAGS} {LDFLAGS} {:?} {:?} cxx={}",
         VERILATOR_FLAGS,
@@ -124,7 +133,7 @@ fn cache_key(verilog: &str, version: &str, cxx: &Path, trace: Option<TraceFormat
     );
     let h = fnv1a128(&[
         verilog.as_bytes(),
-        HARNESS_SOURCE.as_bytes(),
+        harness.as_bytes(),
         version.as_bytes(),
         flags.as_bytes(),
     ]);
@@ -136,15 +145,17 @@ fn cache_key(verilog: &str, version: &str, cxx: &Path, trace: Option<TraceFormat
     format!("{h:032x}{suffix}")
 }
 
-/// Returns the path of the shared library simulating `verilog`, building it if needed.
+/// Returns the path of the shared library simulating `verilog` inside the C++ `harness`,
+/// building it if needed.
 pub(crate) fn ensure_library(
+    harness: &str,
     verilog: &str,
     trace: Option<TraceFormat>,
 ) -> Result<PathBuf, SimError> {
     let tools = Toolchain::find()?;
     let version = verilator_version()?;
     let root = cache_dir()?.join("verilator");
-    let key = cache_key(verilog, &version, &tools.cxx, trace);
+    let key = cache_key(harness, verilog, &version, &tools.cxx, trace);
     let final_dir = root.join(&key);
     let lib = final_dir.join(LIBRARY_NAME);
     if lib.is_file() {
@@ -173,7 +184,7 @@ pub(crate) fn ensure_library(
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     ));
-    build_into(&tools, &tmp, verilog, &version, trace)?;
+    build_into(&tools, &tmp, harness, verilog, &version, trace)?;
     match fs::rename(&tmp, &final_dir) {
         Ok(()) => Ok(lib),
         // Someone else (who ignored or broke our lock) got there first: theirs is as good.
@@ -192,6 +203,7 @@ pub(crate) fn ensure_library(
 fn build_into(
     tools: &Toolchain,
     dir: &Path,
+    harness: &str,
     verilog: &str,
     version: &str,
     trace: Option<TraceFormat>,
@@ -202,7 +214,7 @@ fn build_into(
     };
     fs::create_dir_all(dir).map_err(|e| SimError::io(format!("creating {}", dir.display()), e))?;
     write("top.v", verilog)?;
-    write("harness.cpp", HARNESS_SOURCE)?;
+    write("harness.cpp", harness)?;
 
     let mut ldflags = LDFLAGS.to_string();
     if trace == Some(TraceFormat::Fst) {
@@ -319,33 +331,68 @@ mod tests {
     #[test]
     fn key_changes_with_every_input() {
         let cxx = Path::new("/usr/bin/g++");
-        let base = cache_key("module top; endmodule", "Verilator 5.006", cxx, None);
+        let base = cache_key(
+            HARNESS_SOURCE,
+            "module top; endmodule",
+            "Verilator 5.006",
+            cxx,
+            None,
+        );
         assert_eq!(
             base,
-            cache_key("module top; endmodule", "Verilator 5.006", cxx, None)
+            cache_key(
+                HARNESS_SOURCE,
+                "module top; endmodule",
+                "Verilator 5.006",
+                cxx,
+                None
+            )
         );
         let others = [
-            cache_key("module top ; endmodule", "Verilator 5.006", cxx, None),
-            cache_key("module top; endmodule", "Verilator 5.008", cxx, None),
             cache_key(
+                HARNESS_SOURCE,
+                "module top ; endmodule",
+                "Verilator 5.006",
+                cxx,
+                None,
+            ),
+            cache_key(
+                HARNESS_SOURCE,
+                "module top; endmodule",
+                "Verilator 5.008",
+                cxx,
+                None,
+            ),
+            cache_key(
+                HARNESS_SOURCE,
                 "module top; endmodule",
                 "Verilator 5.006",
                 Path::new("clang++"),
                 None,
             ),
             cache_key(
+                HARNESS_SOURCE,
                 "module top; endmodule",
                 "Verilator 5.006",
                 cxx,
                 Some(TraceFormat::Vcd),
             ),
             cache_key(
+                HARNESS_SOURCE,
                 "module top; endmodule",
                 "Verilator 5.006",
                 cxx,
                 Some(TraceFormat::Fst),
             ),
         ];
+        let device = cache_key(
+            DEVICE_HARNESS_SOURCE,
+            "module top; endmodule",
+            "Verilator 5.006",
+            cxx,
+            None,
+        );
+        assert_ne!(base, device, "the harness did not change the key");
         for (i, o) in others.iter().enumerate() {
             assert_ne!(&base, o, "input {i} did not change the key");
         }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use qtrain_model::{GemmParams, Matrix};
 
-use crate::cache::{ensure_library, TraceFormat};
+use crate::cache::{ensure_library, TraceFormat, HARNESS_SOURCE};
 use crate::error::SimError;
 use crate::ffi::{CoreLib, GemmConfig, Instance, RunStatus};
 use crate::layout::Geometry;
@@ -27,7 +27,8 @@ pub struct SimGemm {
     pub c: Matrix,
     /// The core's own `cycles` output: clock cycles from `start` to the fall of `busy`.
     pub compute_cycles: u64,
-    /// Cycles spent writing op(A) and op(B) into the scratchpads (one word per cycle).
+    /// Cycles spent writing op(A), op(B) and (accumulating) C_in into the scratchpads (one
+    /// word per cycle).
     pub load_cycles: u64,
     /// All cycles this call simulated: load, start, compute and reading C back.
     pub total_cycles: u64,
@@ -98,7 +99,7 @@ impl SimCore {
             return Err(shape_err("scratchpad address bits must be in 1..=32"));
         }
         let trace = options.trace.as_deref();
-        let lib_path = ensure_library(verilog, trace.map(TraceFormat::for_path))?;
+        let lib_path = ensure_library(HARNESS_SOURCE, verilog, trace.map(TraceFormat::for_path))?;
         let lib = CoreLib::load(&lib_path)?;
         let instance = Instance::new(lib, trace)?;
         Ok(SimCore {
@@ -157,11 +158,33 @@ impl SimCore {
         trans_b: bool,
         p: &GemmParams,
     ) -> Result<SimGemm, SimError> {
+        self.gemm_acc(a, trans_a, b, trans_b, None, p)
+    }
+
+    /// [`SimCore::gemm`] with the accumulate option: with `c_in` (M x N), computes
+    /// `C = op(A) · op(B) + C_in` (numerics §6; needs `s = fl_a + fl_b - fl_c >= 0`).
+    ///
+    /// `C_in` is loaded into the C scratchpad in the core's C layout (one word per cycle, after
+    /// op(A) and op(B), counted in `load_cycles`) and the core runs with `accumulate` set.
+    /// Errors as [`SimCore::gemm`], and also, before simulating, for a `C_in` that is not
+    /// M x N or a negative shift.
+    pub fn gemm_acc(
+        &mut self,
+        a: &Matrix,
+        trans_a: bool,
+        b: &Matrix,
+        trans_b: bool,
+        c_in: Option<&Matrix>,
+        p: &GemmParams,
+    ) -> Result<SimGemm, SimError> {
         let g = self.geometry;
-        let d = g.dims(a, trans_a, b, trans_b, p)?;
+        let d = g.dims(a, trans_a, b, trans_b, c_in, p)?;
         let before = self.instance.cycles();
 
-        let words = g.load_words(d, a, trans_a, b, trans_b);
+        let mut words = g.load_words(d, a, trans_a, b, trans_b);
+        if let Some(c) = c_in {
+            words.extend(g.c_in_words(d, c));
+        }
         self.instance.write(&words);
 
         let cfg = GemmConfig {
@@ -174,6 +197,7 @@ impl SimCore {
             rounding: p.rounding as u32,
             row_state: p.row_state,
             col_state: p.col_state,
+            accumulate: c_in.is_some().into(),
         };
         let limit = cycle_budget(g, d.m, d.k, d.n);
         let (status, ticks, core_cycles) = self.instance.gemm(&cfg, limit);

@@ -54,6 +54,19 @@ pub enum SimError {
         /// The generator's message.
         reason: String,
     },
+    /// qtrain-hdl could not produce the Verilog of the requested device top.
+    #[error("cannot generate the Verilog of the {rows}x{cols} device top: {reason}")]
+    DeviceHdl {
+        /// Array rows.
+        rows: usize,
+        /// Array columns.
+        cols: usize,
+        /// The generator's message.
+        reason: String,
+    },
+    /// Device simulation options the UART cannot run with.
+    #[error("invalid device simulation options: {0}")]
+    DeviceOptions(String),
     /// An array shape the harness cannot drive (banks are addressed with 8 bits).
     #[error("unsupported array shape {rows}x{cols}: {reason}")]
     Shape {

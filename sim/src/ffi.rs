@@ -11,7 +11,7 @@ use libloading::Library;
 use crate::error::SimError;
 
 /// Must equal `QT_ABI_VERSION` in the harness.
-const ABI_VERSION: u32 = 1;
+const ABI_VERSION: u32 = 2;
 
 type AbiVersionFn = unsafe extern "C" fn() -> u32;
 type HasTraceFn = unsafe extern "C" fn() -> c_int;
@@ -23,6 +23,7 @@ type ReadFn = unsafe extern "C" fn(*mut c_void, *const u64, *mut u16, usize);
 #[allow(clippy::type_complexity)]
 type GemmFn = unsafe extern "C" fn(
     *mut c_void,
+    u32,
     u32,
     u32,
     u32,
@@ -136,6 +137,8 @@ pub(crate) struct GemmConfig {
     pub rounding: u32,
     pub row_state: u32,
     pub col_state: u32,
+    /// Nonzero: add the C scratchpad's contents (`C_in`).
+    pub accumulate: u32,
 }
 
 /// One instance of the model (its own VerilatedContext), destroyed on drop.
@@ -209,6 +212,7 @@ impl Instance {
                 cfg.rounding,
                 cfg.row_state,
                 cfg.col_state,
+                cfg.accumulate,
                 max_cycles,
                 &mut ticks,
                 &mut core_cycles,

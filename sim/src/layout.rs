@@ -26,6 +26,7 @@ pub(crate) struct Dims {
 
 const TARGET_A: u64 = 0;
 const TARGET_B: u64 = 1;
+const TARGET_C: u64 = 2;
 
 /// Packs one scratchpad write as harness.cpp's `qt_write` expects it.
 fn write_word(target: u64, bank: usize, addr: usize, data: i16) -> u64 {
@@ -76,16 +77,18 @@ impl Geometry {
         Ok(())
     }
 
-    /// Validates the GEMM (numerics: formats, shapes, K) and its fit in the scratchpads.
+    /// Validates the GEMM (numerics: formats, shapes, K, and for accumulation `C_in`'s shape
+    /// and `s >= 0`) and its fit in the scratchpads.
     pub(crate) fn dims(
         &self,
         a: &Matrix,
         trans_a: bool,
         b: &Matrix,
         trans_b: bool,
+        c_in: Option<&Matrix>,
         p: &GemmParams,
     ) -> Result<Dims, SimError> {
-        let GemmShape { m, k, n } = validate_gemm(a, trans_a, b, trans_b, None, p)?;
+        let GemmShape { m, k, n } = validate_gemm(a, trans_a, b, trans_b, c_in, p)?;
         self.check_fits(m, k, n)?;
         Ok(Dims { m, k, n })
     }
@@ -113,6 +116,20 @@ impl Geometry {
             for kk in 0..d.k {
                 let v = b.op_get(trans_b, kk, j);
                 words.push(write_word(TARGET_B, bank, base + kk, v));
+            }
+        }
+        words
+    }
+
+    /// The scratchpad writes that load `C_in` of an accumulating GEMM: `C_in[i][j]` goes where
+    /// the core reads and writes `C[i][j]` (see [`Geometry::c_addresses`]).
+    pub(crate) fn c_in_words(&self, d: Dims, c_in: &Matrix) -> Vec<u64> {
+        let stride = d.n.div_ceil(self.cols);
+        let mut words = Vec::with_capacity(d.m * d.n);
+        for i in 0..d.m {
+            for j in 0..d.n {
+                let (bank, addr) = (j % self.cols, i * stride + j / self.cols);
+                words.push(write_word(TARGET_C, bank, addr, c_in.get(i, j)));
             }
         }
         words
@@ -166,7 +183,7 @@ mod tests {
         // op(A) 5x3 given transposed, op(B) 3x7 given plain.
         let a = numbered(3, 5);
         let b = numbered(3, 7);
-        let d = G.dims(&a, true, &b, false, &params()).unwrap();
+        let d = G.dims(&a, true, &b, false, None, &params()).unwrap();
         assert_eq!(d, Dims { m: 5, k: 3, n: 7 });
         let mut mem: HashMap<(u64, usize, usize), i16> = HashMap::new();
         for w in G.load_words(d, &a, true, &b, false) {
@@ -193,7 +210,7 @@ mod tests {
     fn transposed_b_and_negative_values_round_trip() {
         let a = Matrix::from_fn(2, 2, |i, j| if i == j { -32768 } else { 32767 });
         let b = numbered(5, 2); // op(B) = B^T is 2x5
-        let d = G.dims(&a, false, &b, true, &params()).unwrap();
+        let d = G.dims(&a, false, &b, true, None, &params()).unwrap();
         let words = G.load_words(d, &a, false, &b, true);
         let (_, _, _, v) = decode(words[0]);
         assert_eq!(v, -32768);
@@ -215,6 +232,38 @@ mod tests {
         assert_eq!(set.len(), 27);
         // C[2][6]: bank 6 mod 4 = 2, address 2*ceil(9/4) + 6 div 4 = 7.
         assert_eq!(addrs[2 * 9 + 6], 7 | 2 << 32);
+    }
+
+    #[test]
+    fn c_in_lands_where_c_is_read_back() {
+        let d = Dims { m: 3, k: 1, n: 9 };
+        let c_in = numbered(3, 9);
+        let words = G.c_in_words(d, &c_in);
+        let reads = G.c_addresses(d);
+        assert_eq!(words.len(), reads.len());
+        for (idx, (&w, &r)) in words.iter().zip(&reads).enumerate() {
+            let (t, bank, addr, v) = decode(w);
+            assert_eq!(t, 2, "target C");
+            assert_eq!(read_addr(bank, addr), r);
+            assert_eq!(v, c_in.get(idx / 9, idx % 9));
+        }
+    }
+
+    #[test]
+    fn accumulation_checks_c_in_and_the_shift() {
+        let (a, b) = (numbered(2, 3), numbered(3, 4));
+        assert!(G
+            .dims(&a, false, &b, false, Some(&numbered(2, 4)), &params())
+            .is_ok());
+        assert!(matches!(
+            G.dims(&a, false, &b, false, Some(&numbered(4, 2)), &params()),
+            Err(SimError::Model(ModelError::AccumulatorShapeMismatch { .. }))
+        ));
+        let negative = GemmParams::from_seed(1, 4, 4, 9, Rounding::Nearest);
+        assert!(matches!(
+            G.dims(&a, false, &b, false, Some(&numbered(2, 4)), &negative),
+            Err(SimError::Model(ModelError::AccumulateNegativeShift { .. }))
+        ));
     }
 
     #[test]
@@ -251,13 +300,13 @@ mod tests {
         let a = numbered(2, 3);
         let b = numbered(4, 2);
         assert!(matches!(
-            G.dims(&a, false, &b, false, &params()),
+            G.dims(&a, false, &b, false, None, &params()),
             Err(SimError::Model(ModelError::InnerDimMismatch { .. }))
         ));
         let empty = Matrix::zeros(2, 0);
         let b0 = Matrix::zeros(0, 2);
         assert!(matches!(
-            G.dims(&empty, false, &b0, false, &params()),
+            G.dims(&empty, false, &b0, false, None, &params()),
             Err(SimError::Model(ModelError::EmptyInnerDim { .. }))
         ));
     }

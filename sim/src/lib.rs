@@ -8,6 +8,9 @@
 //! of the Verilog, the harness, the Verilator version and the build flags; the first use of a
 //! design takes a few seconds to build, later ones load instantly.
 //!
+//! [`SimDevice`] simulates the whole device top (UART, framing, command engine, GEMM array)
+//! the same way, inside `harness/device_harness.cpp`, which plays the host's UART.
+//!
 //! ```no_run
 //! use qtrain_model::{GemmParams, Matrix, Rounding};
 //! use qtrain_sim::{SimCore, SimOptions};
@@ -26,6 +29,8 @@
 
 mod cache;
 mod core;
+mod device;
+mod device_ffi;
 mod error;
 mod ffi;
 mod layout;
@@ -33,6 +38,7 @@ mod toolchain;
 
 pub use crate::cache::cache_dir;
 pub use crate::core::{SimCore, SimGemm, SimOptions};
+pub use crate::device::{DeviceSimOptions, LinkCounters, SimDevice};
 pub use crate::error::SimError;
 pub use crate::layout::Geometry;
 pub use crate::toolchain::{verilator_version, VERILATOR_MISSING};

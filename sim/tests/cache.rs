@@ -17,8 +17,8 @@ module top(
   input wire [15:0] m, input wire [15:0] k, input wire [15:0] n,
   input wire [3:0] fl_a, input wire [3:0] fl_b, input wire [3:0] fl_c,
   input wire [1:0] rounding, input wire [31:0] row_state, input wire [31:0] col_state,
-  output reg busy, output wire [31:0] cycles,
-  input wire wr_en, input wire wr_target, input wire [7:0] wr_bank,
+  input wire accumulate, output reg busy, output wire [31:0] cycles,
+  input wire wr_en, input wire [1:0] wr_target, input wire [7:0] wr_bank,
   input wire [3:0] wr_addr, input wire [15:0] wr_data,
   input wire [7:0] rd_bank, input wire [3:0] rd_addr, output reg [15:0] rd_data);
   assign cycles = 32'd7;

@@ -11,7 +11,7 @@ use qtrain_hdl::convert::{simulate_convert, Convert};
 use qtrain_hdl::lfsr::Lfsr;
 use qtrain_hdl::macc::{bits48, value48, Macc};
 use qtrain_hdl::rust_hdl::prelude::*;
-use qtrain_hdl::simulate_gemm;
+use qtrain_hdl::{simulate_gemm, simulate_gemm_acc};
 use qtrain_model::{
     convert, gemm, wrap48, GemmParams, Lfsr as ModelLfsr, Matrix, Rounding, LFSR_A_MASK,
     LFSR_B_MASK,
@@ -155,8 +155,12 @@ fn column_head_converts_with_row_and_column_words() {
     for tile in 0..600 {
         let shift = rng.gen_range(-15..=30);
         let rounding = Rounding::ALL[tile % 3];
+        // Accumulation (numerics §6) needs s >= 0; then C_in · 2^s is added to each sum, which
+        // with the near-limit sums of `interesting_acc` and large s wraps the 48-bit sum.
+        let accumulate = shift >= 0 && tile % 2 == 0;
         uut.shift.next = bits((shift as u64) & 0x3F);
         uut.rounding.next = bits(rounding as u64);
+        uut.accumulate.next = accumulate;
         let cb = rng.gen::<u16>();
         uut.load_cb.next = true;
         uut.cb.next = bits(u64::from(cb));
@@ -170,9 +174,23 @@ fn column_head_converts_with_row_and_column_words() {
             if t < rows {
                 let acc = interesting_acc(&mut rng, shift);
                 let ra = rng.gen::<u16>();
-                want.push(convert(acc, shift, rounding, ra ^ cb));
+                let c_in = match rng.gen_range(0..4) {
+                    0 => i16::MAX,
+                    1 => i16::MIN,
+                    _ => rng.gen::<i16>() >> rng.gen_range(0..16),
+                };
+                let x = if accumulate {
+                    wrap48(acc + (i64::from(c_in) << shift))
+                } else {
+                    acc
+                };
+                want.push(convert(x, shift, rounding, ra ^ cb));
                 uut.acc.next = bits48(acc);
                 uut.ra.next = bits(u64::from(ra));
+                uut.cin.next = bits(u64::from(c_in as u16));
+            } else {
+                // Between tiles C_in is whatever the C bank read last: it must not matter.
+                uut.cin.next = bits(u64::from(rng.gen::<u16>()));
             }
             // The column word input is only read when loading.
             uut.cb.next = bits(u64::from(rng.gen::<u16>()));
@@ -183,7 +201,7 @@ fn column_head_converts_with_row_and_column_words() {
         }
         assert_eq!(
             got, want,
-            "tile {tile}: s = {shift}, {rounding}, cb = {cb:#06x}"
+            "tile {tile}: s = {shift}, {rounding}, accumulate {accumulate}, cb = {cb:#06x}"
         );
     }
 }
@@ -221,6 +239,72 @@ fn tiny_core_gemms_match_model() {
         let (got, cycles) = simulate_gemm::<2, 2>(&op_a, &op_b, &p).unwrap();
         assert_eq!(got.data, want.data, "case {n}");
         assert_eq!(u64::from(cycles), gemm_cycles(2, 2, m, k, nn));
+    }
+}
+
+#[test]
+fn tiny_core_accumulating_gemms_match_model() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    // (core, trans_a, trans_b, (m, k, n), fl_a, fl_b, fl_c, rounding): s = 0, small, 16 and
+    // 30; K = 1; M and N off the array's multiples; every rounding.
+    let cases = [
+        (
+            (2, 2),
+            false,
+            false,
+            (3, 2, 3),
+            8,
+            7,
+            15,
+            Rounding::Stochastic,
+        ),
+        ((2, 2), true, false, (3, 1, 5), 15, 15, 0, Rounding::Nearest),
+        (
+            (1, 1),
+            false,
+            true,
+            (2, 3, 3),
+            12,
+            4,
+            0,
+            Rounding::Stochastic,
+        ),
+        ((3, 5), true, true, (4, 2, 7), 9, 9, 3, Rounding::Truncate),
+        (
+            (2, 4),
+            false,
+            false,
+            (5, 5, 9),
+            15,
+            15,
+            0,
+            Rounding::Stochastic,
+        ),
+    ];
+    for (idx, &((r, c), ta, tb, (m, k, n), fa, fb, fc, rounding)) in cases.iter().enumerate() {
+        let op_a = random(&mut rng, m, k);
+        let op_b = random(&mut rng, k, n);
+        // Half the C_in at the limits, where C_in · 2^s dominates the sum.
+        let c_in = Matrix::from_fn(m, n, |i, j| match (i + j) % 4 {
+            0 => i16::MAX,
+            1 => i16::MIN,
+            _ => rng.gen(),
+        });
+        let (a, b) = (
+            if ta { op_a.transpose() } else { op_a.clone() },
+            if tb { op_b.transpose() } else { op_b.clone() },
+        );
+        let p = GemmParams::from_seed(200 + idx as u64, fa, fb, fc, rounding);
+        let want = gemm(&a, ta, &b, tb, Some(&c_in), &p).unwrap();
+        let (got, cycles) = match (r, c) {
+            (1, 1) => simulate_gemm_acc::<1, 1>(&op_a, &op_b, Some(&c_in), &p),
+            (2, 2) => simulate_gemm_acc::<2, 2>(&op_a, &op_b, Some(&c_in), &p),
+            (2, 4) => simulate_gemm_acc::<2, 4>(&op_a, &op_b, Some(&c_in), &p),
+            _ => simulate_gemm_acc::<3, 5>(&op_a, &op_b, Some(&c_in), &p),
+        }
+        .unwrap();
+        assert_eq!(got.data, want.data, "case {idx} on {r}x{c}");
+        assert_eq!(u64::from(cycles), gemm_cycles(r, c, m, k, n), "case {idx}");
     }
 }
 

@@ -3,7 +3,8 @@
 //! Every test draws GEMMs that aim at the corners of docs/numerics.md (each shift class, each
 //! rounding mode, saturation, full-range operands, transposes, K = 1, K >= 300, M or N = 1,
 //! dimensions that are not multiples of the array) and checks that the simulated core returns
-//! exactly the model's C. The CI-sized suite runs a little over 2,000 GEMMs; the long run is
+//! exactly the model's C, and likewise for accumulating GEMMs (`C = op(A)·op(B) + C_in`,
+//! s >= 0). The CI-sized suite runs a little over 4,000 GEMMs; the long run is
 //!
 //! ```sh
 //! QTRAIN_LONG_GEMMS=100000 cargo test --release -p qtrain-testbenches \
@@ -17,6 +18,7 @@
 
 use std::collections::HashMap;
 
+use qtrain_hdl::controller::gemm_cycles;
 use qtrain_model::{GemmParams, Matrix, Rounding};
 use qtrain_sim::{SimCore, SimError};
 use qtrain_testbenches::{
@@ -92,7 +94,12 @@ impl Tally {
 
     /// Fails unless every corner was hit at least once.
     fn assert_covers_everything(&self, what: &str) {
-        for class in ShiftClass::ALL {
+        self.assert_covers(what, &ShiftClass::ALL);
+    }
+
+    /// Fails unless every corner was hit at least once, among the given shift classes.
+    fn assert_covers(&self, what: &str, classes: &[ShiftClass]) {
+        for &class in classes {
             assert!(
                 self.classes.get(&class).is_some_and(|&n| n > 0),
                 "{what}: no {class:?} shift: {self:?}"
@@ -385,6 +392,173 @@ fn results_do_not_depend_on_array_shape() {
         .roundings
         .get(&Rounding::Stochastic)
         .is_some_and(|&n| n > 0));
+}
+
+/// The shift classes an accumulating GEMM allows (numerics §6: s >= 0).
+const ACC_SHIFTS: [ShiftClass; 4] = [
+    ShiftClass::Zero,
+    ShiftClass::Small,
+    ShiftClass::Sixteen,
+    ShiftClass::Large,
+];
+/// Random accumulating GEMMs per supported shape in the CI suite: every combination of
+/// accumulating shift class, rounding and operand distribution once.
+const CI_ACC_GEMMS_PER_SHAPE: usize = 36;
+
+/// Runs one accumulating case and panics with a full report unless C is bit-identical to the
+/// model's; accumulation must not change the cycle count either. Returns the checked result.
+fn check_acc_case(core: &mut SimCore, case: &GemmCase, c_in: &Matrix, tally: &mut Tally) -> Matrix {
+    let (m, k, n) = case.dims();
+    let got = core
+        .gemm_acc(
+            &case.a,
+            case.trans_a,
+            &case.b,
+            case.trans_b,
+            Some(c_in),
+            &case.params,
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}x{} core failed on {} + C_in: {e}",
+                core.rows(),
+                core.cols(),
+                case.describe()
+            )
+        });
+    let want = qtrain_model::gemm(
+        &case.a,
+        case.trans_a,
+        &case.b,
+        case.trans_b,
+        Some(c_in),
+        &case.params,
+    )
+    .expect("generated accumulating cases are valid");
+    if let Some(report) =
+        first_mismatch(&want, &got.c, &case.a, case.trans_a, &case.b, case.trans_b)
+    {
+        panic!(
+            "the Verilated {}x{} core disagrees with the model on {} + C_in {:?}\n{report}",
+            core.rows(),
+            core.cols(),
+            case.describe(),
+            &c_in.data[..c_in.data.len().min(8)]
+        );
+    }
+    assert_eq!(
+        got.compute_cycles,
+        gemm_cycles(core.rows(), core.cols(), m, k, n),
+        "accumulating {}",
+        case.describe()
+    );
+    assert_eq!(got.load_cycles, ((m + n) * k + m * n) as u64);
+    tally.record(core, case, &want);
+    got.c
+}
+
+/// Accumulating GEMMs on every supported shape: every accumulating shift class, rounding and
+/// operand distribution, random transposes, K = 1 and K >= 300, ragged M and N, and `C_in`
+/// drawn like the operands (full range, typical magnitudes, the extremes).
+#[test]
+fn accumulating_gemms_on_every_shape() {
+    let mut all = Tally::default();
+    for &(rows, cols) in SUPPORTED_SHAPES {
+        let Some(mut core) = verilator_core(rows, cols) else {
+            return;
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(0xACC0 ^ ((rows as u64) << 8 | cols as u64));
+        let mut tally = Tally::default();
+        for i in 0..CI_ACC_GEMMS_PER_SHAPE {
+            let spec = CaseSpec {
+                shift: ACC_SHIFTS[i % 4],
+                rounding: Rounding::ALL[(i / 4) % 3],
+                dist: ValueDist::ALL[(i / 12) % 3],
+                ..sweep_spec(i, &mut rng, &core, 40, 400)
+            };
+            let case = GemmCase::generate(&spec, &mut rng);
+            let (m, _, n) = case.dims();
+            let c_in = ValueDist::ALL[rng.gen_range(0..3)].matrix(&mut rng, m, n);
+            check_acc_case(&mut core, &case, &c_in, &mut tally);
+        }
+        all.merge(tally);
+    }
+    all.assert_covers("accumulating GEMMs", &ACC_SHIFTS);
+}
+
+/// `C_in` that cancels the product sum (the result lands near zero, so the 48-bit addition
+/// carries across every bit of a negative sum) or pushes it to the 16-bit limits, for s from
+/// 0 to 30 and every rounding.
+#[test]
+fn accumulate_cancellation_and_limits() {
+    for (rows, cols) in [(1, 1), (2, 4), (8, 8)] {
+        let Some(mut core) = verilator_core(rows, cols) else {
+            return;
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(0xCA9C + (rows * 100 + cols) as u64);
+        let (mut near_zero, mut saturated) = (0, 0);
+        let mut tally = Tally::default();
+        for (idx, (fl_a, fl_b, fl_c)) in [
+            (8, 7, 15),
+            (1, 0, 0),
+            (9, 6, 0),
+            (8, 8, 0),
+            (9, 8, 0),
+            (15, 14, 0),
+            (15, 15, 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for (ri, rounding) in Rounding::ALL.into_iter().enumerate() {
+                let (m, k, n) = (rows + 1, [1, 37][idx % 2], cols + 1);
+                let s = usize::from(fl_a + fl_b - fl_c);
+                // Operands small enough that (sum >> s) fits 16 bits, so that C_in can cancel.
+                let half = 1i32 << ((s + 8) / 2).clamp(1, 15);
+                let mut draw =
+                    |r, c| Matrix::from_fn(r, c, |_, _| rng.gen_range(-half..half) as i16);
+                let (trans_a, trans_b) = (idx % 2 == 0, idx % 3 == 0);
+                let a = draw(if trans_a { k } else { m }, if trans_a { m } else { k });
+                let b = draw(if trans_b { n } else { k }, if trans_b { k } else { n });
+                let seed = rng.gen();
+                let case = GemmCase {
+                    a,
+                    trans_a,
+                    b,
+                    trans_b,
+                    params: GemmParams::from_seed(seed, fl_a, fl_b, fl_c, rounding),
+                    seed,
+                    dist: ValueDist::Scaled,
+                };
+                let c_in = Matrix::from_fn(m, n, |i, j| {
+                    let sum: i64 = (0..k)
+                        .map(|kk| {
+                            i64::from(case.a.op_get(trans_a, i, kk))
+                                * i64::from(case.b.op_get(trans_b, kk, j))
+                        })
+                        .sum();
+                    // Which elements cancel and which go to a limit varies from case to case.
+                    match (i * n + j + idx + ri) % 5 {
+                        3 => i16::MAX,
+                        4 => i16::MIN,
+                        d => (-(sum >> s) + d as i64 - 1).clamp(-32768, 32767) as i16,
+                    }
+                });
+                let c = check_acc_case(&mut core, &case, &c_in, &mut tally);
+                near_zero += c.data.iter().filter(|v| (-2..=2).contains(*v)).count();
+                saturated += c
+                    .data
+                    .iter()
+                    .filter(|&&v| v == i16::MAX || v == i16::MIN)
+                    .count();
+            }
+        }
+        assert!(
+            near_zero > 30 && saturated > 10,
+            "{rows}x{cols}: too few cancellations ({near_zero}) or limits ({saturated})"
+        );
+        assert!(tally.roundings.len() == 3);
+    }
 }
 
 /// The cycle accounting adds up and every cycle is counted once.

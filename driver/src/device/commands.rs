@@ -291,6 +291,7 @@ impl Command {
             }
             Command::Capabilities | Command::Status | Command::Reset => {}
             Command::Write { addr, words } => {
+                w.0.reserve_exact(4 + 2 * words.len());
                 w.u32(*addr);
                 for &v in words {
                     w.i16(v);
@@ -336,7 +337,10 @@ impl Command {
                     return Err(StatusCode::BadLength);
                 }
                 let addr = r.u32();
-                let words = (0..(b.len() - 4) / 2).map(|_| r.i16()).collect();
+                let words = b[4..]
+                    .chunks_exact(2)
+                    .map(|p| i16::from_le_bytes([p[0], p[1]]))
+                    .collect();
                 Command::Write { addr, words }
             }
             code::READ => {

@@ -566,3 +566,60 @@ fn outputs_may_overlap_inputs_only_in_place() {
     );
     assert_eq!(e.memory(), &before[..], "rejected overlaps change nothing");
 }
+
+/// The unencoded path must answer exactly what the encoded one does, rejections and counters
+/// included, or the model backend would stop being the reference.
+#[test]
+fn execute_command_answers_as_execute_of_the_encoded_body() {
+    let cmds = [
+        Command::Write {
+            addr: 10,
+            words: pattern(126, 1),
+        },
+        Command::Write {
+            addr: 10,
+            words: pattern(127, 2),
+        },
+        Command::Write {
+            addr: 10,
+            words: Vec::new(),
+        },
+        Command::Write {
+            addr: 1000,
+            words: pattern(30, 3),
+        },
+        Command::Write {
+            addr: u32::MAX,
+            words: pattern(1, 4),
+        },
+        Command::Read { addr: 8, count: 20 },
+        Command::Read { addr: 0, count: 0 },
+        Command::Read {
+            addr: 0,
+            count: 129,
+        },
+        Command::Read {
+            addr: 1020,
+            count: 5,
+        },
+        Command::Read {
+            addr: 10,
+            count: 128,
+        },
+        Command::Status,
+        Command::Hello { version: 2 },
+    ];
+    let (mut encoded, mut direct) = (small(), small());
+    for cmd in &cmds {
+        let want = run(&mut encoded, cmd);
+        assert_eq!(direct.execute_command(cmd), want, "{}", cmd.name());
+        assert_eq!(direct.status(), encoded.status(), "{}", cmd.name());
+        assert_eq!(direct.memory(), encoded.memory(), "{}", cmd.name());
+    }
+    // The cases above reach every status the two paths decide differently.
+    let status_of = |cmd: &Command| run(&mut small(), cmd).0;
+    assert_eq!(status_of(&cmds[1]), StatusCode::BadLength);
+    assert_eq!(status_of(&cmds[2]), StatusCode::BadLength);
+    assert_eq!(status_of(&cmds[3]), StatusCode::OutOfRange);
+    assert_eq!(status_of(&cmds[7]), StatusCode::BadArgument);
+}

@@ -1,12 +1,36 @@
-//! The device side of the host link (docs/protocol.md): for now the UART byte layer,
-//! [`uart_rx::UartRx`] and [`uart_tx::UartTx`] (8N1). The frame decoder, CRC and command
-//! engine sit on top of their valid/ready byte interfaces.
+//! The device side of the host link (docs/protocol.md): the UART byte layer,
+//! [`uart_rx::UartRx`] and [`uart_tx::UartTx`] (8N1), and the framing on top of their
+//! valid/ready byte interfaces: [`frame_rx::FrameRx`] (COBS decoding and the frame checks into a
+//! buffer the command engine reads), [`frame_tx::FrameTx`] (the response from a buffer the
+//! engine writes, COBS-encoded with its CRC) and the [`crc32::Crc32`] both use. [`echo`] is a
+//! bring-up design that loops the UART back.
 //!
-//! Both blocks take the bit time as a run-time port, `clocks_per_bit` (core clock cycles per
-//! bit), so that a device top ties it to a constant for its board while test benches sweep it.
+//! The UART blocks take the bit time as a run-time port, `clocks_per_bit` (core clock cycles
+//! per bit), so that a device top ties it to a constant for its board while test benches sweep
+//! it.
 
+pub mod crc32;
+pub mod echo;
+pub mod frame_rx;
+pub mod frame_tx;
 pub mod uart_rx;
 pub mod uart_tx;
+
+/// Address bits of the frame buffers in [`frame_rx::FrameRx`] and [`frame_tx::FrameTx`]: 8192
+/// bytes, room for the largest frame (the device's `BUF_ADDR_BITS`).
+pub const FRAME_BUF_ADDR_BITS: usize = 13;
+/// Header bytes before the body (docs/protocol.md section 1).
+pub const HEADER_LEN: usize = 8;
+/// CRC bytes after the body.
+pub const CRC_LEN: usize = 4;
+/// The largest body the device accepts (the device's `DEVICE_MAX_BODY`).
+pub const MAX_BODY: usize = 4096;
+/// The most decoded bytes (header, body, CRC) a frame can have.
+pub const MAX_DECODED_LEN: usize = HEADER_LEN + MAX_BODY + CRC_LEN;
+/// The most encoded bytes between two delimiters before a block is dropped as too long: the
+/// host decoder's limit (`max_wire_len()` in driver/src/link/frame.rs), so that both drop the
+/// same blocks.
+pub const MAX_BLOCK_LEN: usize = MAX_DECODED_LEN + MAX_DECODED_LEN / 254 + 1 + 2;
 
 /// The smallest `clocks_per_bit` the UART blocks support. The receiver samples a bit where it
 /// thinks its middle is, to within one clock (the start edge is only seen at a clock edge), so

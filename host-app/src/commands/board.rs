@@ -11,7 +11,11 @@ use qtrain_driver::ftdi::{self, Ftdi, UartConfig};
 use qtrain_driver::link::LinkConfig;
 use qtrain_driver::transport::rusb::{udev_hint, RusbTransport};
 use qtrain_driver::transport::{FaultInjector, FtdiPeer, MemoryTransport};
+use qtrain_driver::SimBoard;
 use qtrain_model::{GemmParams, Matrix};
+use qtrain_sim::DeviceSimOptions;
+
+use crate::array_shape::ArrayShape;
 
 use crate::gemm_spec::{GemmSpec, Operand};
 use crate::operands;
@@ -23,7 +27,7 @@ pub enum Backend {
     Model,
     /// The first attached board over USB.
     Usb,
-    /// The Verilated device top (not yet: it arrives with the device HDL).
+    /// The Verilated device top behind a simulated UART (cycle-accurate; see --array).
     Sim,
     /// The whole USB stack against an emulated FTDI bridge and device engine (for tests).
     Emulated,
@@ -35,6 +39,10 @@ pub struct PingArgs {
     /// Board to talk to.
     #[arg(long, value_enum, default_value = "usb")]
     backend: Backend,
+    /// Array shape of the simulated device (--backend sim, default 4x4) or of the model's
+    /// capabilities (--backend model).
+    #[arg(long)]
+    array: Option<ArrayShape>,
 }
 
 /// Arguments of `qtrain gemm`.
@@ -43,6 +51,10 @@ pub struct GemmArgs {
     /// Board to run on.
     #[arg(long, value_enum, default_value = "usb")]
     backend: Backend,
+    /// Array shape of the simulated device (--backend sim, default 4x4) or of the model's
+    /// capabilities (--backend model). Results do not depend on it.
+    #[arg(long)]
+    array: Option<ArrayShape>,
     /// Rows of op(A) and C.
     #[arg(long, default_value_t = 64)]
     m: usize,
@@ -81,16 +93,39 @@ pub fn devices() -> anyhow::Result<i32> {
 
 /// Opens a board of the given kind; HELLO has been exchanged when it returns.
 pub fn open(backend: Backend) -> anyhow::Result<Box<dyn Accelerator>> {
+    open_with(backend, None)
+}
+
+/// The array a simulated device gets without `--array`: builds quickly, and is the shape the
+/// model reports by default.
+pub const DEFAULT_SIM_ARRAY: ArrayShape = ArrayShape { rows: 4, cols: 4 };
+
+/// [`open`], with the array shape of a simulated device (or of the model's capabilities).
+/// USB and emulated boards have their own array; `array` is refused for them.
+pub fn open_with(
+    backend: Backend,
+    array: Option<ArrayShape>,
+) -> anyhow::Result<Box<dyn Accelerator>> {
+    if array.is_some() && matches!(backend, Backend::Usb | Backend::Emulated) {
+        bail!("--array applies to --backend sim and model; a {backend:?} board has its own");
+    }
     match backend {
         Backend::Model => {
-            let mut board = ModelBoard::new(EngineConfig::default());
+            let mut config = EngineConfig::default();
+            if let Some(a) = array {
+                config.rows = a.rows as u8;
+                config.cols = a.cols as u8;
+            }
+            let mut board = ModelBoard::new(config);
             board.hello()?;
             Ok(Box::new(board))
         }
-        Backend::Sim => bail!(
-            "--backend sim: the simulated board (the Verilated device top) arrives with the \
-             device HDL; use --backend model or --backend usb for now"
-        ),
+        Backend::Sim => {
+            let a = array.unwrap_or(DEFAULT_SIM_ARRAY);
+            let board = SimBoard::new(a.rows, a.cols, DeviceSimOptions::default())
+                .with_context(|| format!("opening the simulated {a} device"))?;
+            Ok(Box::new(board))
+        }
         Backend::Emulated => {
             let plug = EnginePlug::new(DeviceEngine::new(EngineConfig::default()));
             let chip = ftdi::Chip::Ft2232h;
@@ -139,7 +174,7 @@ fn link_config(baud: u32) -> LinkConfig {
 /// `qtrain ping`: HELLO, CAPABILITIES, and the round-trip time of a small exchange.
 pub fn ping(args: PingArgs) -> anyhow::Result<i32> {
     let start = Instant::now();
-    let mut board = open(args.backend)?;
+    let mut board = open_with(args.backend, args.array)?;
     let hello = start.elapsed();
     let caps = board.hello()?;
     let rounds = 10;
@@ -248,7 +283,7 @@ pub fn board_gemm(board: &mut dyn Accelerator, args: &GemmArgs) -> anyhow::Resul
 
 /// `qtrain gemm`: random operands on the board, C checked against the reference model.
 pub fn gemm(args: GemmArgs) -> anyhow::Result<i32> {
-    let mut board = open(args.backend)?;
+    let mut board = open_with(args.backend, args.array)?;
     let t = Instant::now();
     let (c, cycles) = board_gemm(board.as_mut(), &args)?;
     let secs = t.elapsed().as_secs_f64();
@@ -335,12 +370,17 @@ mod tests {
     }
 
     #[test]
-    fn sim_backend_says_when_it_arrives() {
-        let err = open(Backend::Sim)
+    fn array_is_refused_for_boards_that_have_their_own() {
+        let err = open_with(Backend::Emulated, Some(DEFAULT_SIM_ARRAY))
             .err()
-            .expect("no simulated board yet")
+            .expect("refused")
             .to_string();
-        assert!(err.contains("arrives with the device HDL"), "{err}");
+        assert!(err.contains("--array"), "{err}");
+        let model = open_with(Backend::Model, Some(ArrayShape { rows: 2, cols: 4 })).unwrap();
+        assert_eq!(
+            (model.capabilities().rows, model.capabilities().cols),
+            (2, 4)
+        );
     }
 
     #[test]

@@ -3,3 +3,4 @@
 pub mod board;
 pub mod gen;
 pub mod sim;
+pub mod train;

@@ -40,7 +40,7 @@ fn run<const R: usize, const C: usize>(
         }
         for (target, bank, addr, v) in writes {
             x.wr_en.next = true;
-            x.wr_target.next = target;
+            x.wr_target.next = bits(u64::from(target));
             x.wr_bank.next = bits(bank as u64);
             x.wr_addr.next = bits(addr as u64);
             x.wr_data.next = bits(u64::from(v as u16));
