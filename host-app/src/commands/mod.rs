@@ -4,3 +4,4 @@ pub mod board;
 pub mod gen;
 pub mod sim;
 pub mod train;
+pub mod train_methods;

@@ -15,6 +15,7 @@ use crate::train::device::open_board;
 use crate::train::methods::fixed::FixedConfig;
 use crate::train::methods::{self, BuildArgs, MethodConfig};
 use crate::train::mnist::{default_data_dir, Mnist};
+use crate::train::net::cnn::CnnShape;
 use crate::train::net::device_mlp::Formats;
 use crate::train::net::{init_mlp, MlpShape};
 use crate::train::run::{self, RunSpec};
@@ -24,6 +25,9 @@ use crate::train::run::{self, RunSpec};
 pub enum Model {
     /// Dense layers with ReLU (`--layers`).
     Mlp,
+    /// The LeNet-like CNN: conv 5x5 1->8, ReLU, max pool, conv 5x5 8->16, ReLU, max pool,
+    /// dense 256->10 (`--layers` does not apply).
+    Cnn,
 }
 
 /// Methods `--method` names.
@@ -33,6 +37,12 @@ pub enum Method {
     Float32,
     /// 16-bit fixed point on the device (Gupta et al. 2015).
     Fixed,
+    /// Quantized weights, update rounded to nearest on the device, no float copy (Li et al. 2017).
+    R,
+    /// Quantized weights, update rounded stochastically on the device (Li et al. 2017).
+    Sr,
+    /// BinaryConnect: f32 shadow weights on the host, quantized passes (Li et al. 2017).
+    Bc,
 }
 
 /// Rounding modes a training method takes.
@@ -88,7 +98,7 @@ pub struct FixedArgs {
 }
 
 impl FixedArgs {
-    fn given(&self) -> Vec<&'static str> {
+    pub(crate) fn given(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
         let opts = [
             ("--fl", self.fl.is_some()),
@@ -142,6 +152,7 @@ pub fn method_config(method: Method, fixed: &FixedArgs) -> anyhow::Result<Method
             Ok(MethodConfig::Float32)
         }
         Method::Fixed => Ok(MethodConfig::Fixed(fixed.config()?)),
+        other => bail!("--method {other:?} takes more options: use train_methods::config"),
     }
 }
 
@@ -163,6 +174,8 @@ pub struct TrainArgs {
     pub method: Method,
     #[command(flatten)]
     pub fixed: FixedArgs,
+    #[command(flatten)]
+    pub quant: super::train_methods::QuantArgs,
     /// Board of the fixed-point methods (float32 runs on the host).
     #[arg(long, value_enum, default_value = "model")]
     pub backend: Backend,
@@ -248,21 +261,57 @@ fn check_common(layers: &[usize], batch: usize, lr: f64, data: &Mnist) -> anyhow
     Ok(shape)
 }
 
+/// Device memory of the model backend for `--model cnn` unless `--mem-words` says otherwise:
+/// the CNN keeps its `im2col` matrices on the device (3.6M words at batch 64).
+pub const CNN_MODEL_MEM_WORDS: u32 = 1 << 22;
+
+/// The checks of `--model cnn`; returns the channels that name it in the run's identity.
+fn check_cnn(layers: &[usize], batch: usize, lr: f64, data: &Mnist) -> anyhow::Result<Vec<usize>> {
+    let shape = CnnShape::LENET;
+    ensure!(
+        layers == [784, 256, 10],
+        "--layers sets the MLP's widths; --model cnn has a fixed shape (channels {:?})",
+        shape.widths()
+    );
+    ensure!(batch >= 1, "--batch must be at least 1");
+    ensure!(
+        lr.is_finite() && lr > 0.0,
+        "--lr {lr} must be a positive number"
+    );
+    ensure!(
+        (data.train.rows, data.train.cols) == (shape.side, shape.side),
+        "--model cnn takes {0}x{0} images, these are {1}x{2}",
+        shape.side,
+        data.train.rows,
+        data.train.cols
+    );
+    Ok(shape.widths())
+}
+
 /// `qtrain train`.
 pub fn train(args: TrainArgs) -> anyhow::Result<i32> {
-    let method = method_config(args.method, &args.fixed)?;
+    let method = super::train_methods::config(args.method, &args.fixed, &args.quant)?;
     if !method.uses_device()
         && (args.backend != Backend::Model || args.array.is_some() || args.mem_words.is_some())
     {
-        bail!("--method float32 runs on the host: --backend, --array and --mem-words do not apply");
+        bail!(
+            "--method {} runs on the host: --backend, --array and --mem-words do not apply",
+            method.name()
+        );
     }
     ensure!(args.epochs >= 1, "--epochs must be at least 1");
     let data = load_data(args.data.as_ref(), args.train_images, args.test_images)?;
-    check_common(&args.layers, args.batch, args.lr, &data)?;
+    let (model, layers) = match args.model {
+        Model::Mlp => {
+            check_common(&args.layers, args.batch, args.lr, &data)?;
+            ("mlp", args.layers.clone())
+        }
+        Model::Cnn => ("cnn", check_cnn(&args.layers, args.batch, args.lr, &data)?),
+    };
     let spec = RunSpec {
         identity: RunIdentity {
-            model: "mlp".into(),
-            layers: args.layers.clone(),
+            model: model.into(),
+            layers,
             method: method.clone(),
             batch: args.batch,
             lr: args.lr,
@@ -282,7 +331,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<i32> {
         ),
     };
     let uses_device = method.uses_device();
-    let (backend, mem, array) = (args.backend, args.mem_words, args.array);
+    let (backend, mut mem, array) = (args.backend, args.mem_words, args.array);
+    if args.model == Model::Cnn && backend == Backend::Model && mem.is_none() {
+        mem = Some(CNN_MODEL_MEM_WORDS);
+    }
     run::run(&spec, &data, || {
         if uses_device {
             open_board(backend, mem, array).map(Some)

@@ -14,9 +14,11 @@ use rand_chacha::ChaCha8Rng;
 use super::checkpoint::{self, Checkpoint, RunIdentity};
 use super::device::TrainingBoard;
 use super::loss::BatchOutcome;
+use super::methods::cnn::{build_cnn as build_cnn_trainer, CnnBuildArgs};
 use super::methods::{self, BuildArgs, Counters, Trainer};
 use super::metrics::{self, EpochMetrics};
 use super::mnist::{Dataset, Mnist};
+use super::net::cnn::{init_cnn, CnnShape};
 use super::net::{init_mlp, MlpShape};
 use super::{plot, seeds};
 
@@ -110,6 +112,34 @@ fn delta(now: Option<u64>, before: Option<u64>) -> Option<u64> {
     now.map(|n| n - before.unwrap_or(0))
 }
 
+/// The trainer of `--model cnn` (the LeNet-like CNN, `id.layers` naming its channels) and
+/// its parameter count.
+fn build_cnn(
+    id: &RunIdentity,
+    board: Option<TrainingBoard>,
+) -> anyhow::Result<(Box<dyn Trainer>, usize)> {
+    let shape = CnnShape::LENET;
+    if id.layers != shape.widths() {
+        bail!(
+            "the CNN has channels {:?}; the run asks for {:?}",
+            shape.widths(),
+            id.layers
+        );
+    }
+    let init = init_cnn(&shape, id.seed);
+    let args = CnnBuildArgs {
+        shape: &shape,
+        init: &init,
+        batch: id.batch,
+        lr: id.lr,
+        board,
+    };
+    Ok((
+        build_cnn_trainer(&id.method, args)?,
+        shape.parameter_count(),
+    ))
+}
+
 /// Runs (or resumes) a training run; prints one line per epoch on stdout.
 pub fn run(
     spec: &RunSpec,
@@ -140,19 +170,24 @@ pub fn run(
         }
     };
 
-    let shape = MlpShape::new(id.layers.clone())?;
-    let init = init_mlp(&shape, id.seed);
-    let board = open_board()?;
-    let mut trainer = methods::build(
-        &id.method,
-        BuildArgs {
-            shape: &shape,
-            init: &init,
-            batch: id.batch,
-            lr: id.lr,
-            board,
-        },
-    )?;
+    let (mut trainer, parameter_count) = if id.model == "cnn" {
+        build_cnn(id, open_board()?)?
+    } else {
+        let shape = MlpShape::new(id.layers.clone())?;
+        let init = init_mlp(&shape, id.seed);
+        let board = open_board()?;
+        let trainer = methods::build(
+            &id.method,
+            BuildArgs {
+                shape: &shape,
+                init: &init,
+                batch: id.batch,
+                lr: id.lr,
+                board,
+            },
+        )?;
+        (trainer, shape.parameter_count())
+    };
     let (mut history, done) = match &resumed {
         Some(c) => {
             trainer.set_params(&c.params)?;
@@ -164,7 +199,7 @@ pub fn run(
         "training {} {:?} ({} parameters) with {} on {}: {} epochs of {} images (batch {}, lr {}, seed {}), test on {}",
         id.model,
         id.layers,
-        shape.parameter_count(),
+        parameter_count,
         trainer.describe(),
         if id.method.uses_device() { spec.backend_name.as_str() } else { "the host" },
         spec.epochs,

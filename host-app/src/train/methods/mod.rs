@@ -6,8 +6,10 @@
 //! - `fixed`: Gupta et al. (ICML 2015), every tensor 16-bit fixed point on the device
 //!   ([`fixed`]).
 
+pub mod cnn;
 pub mod fixed;
 pub mod float32;
+pub mod li;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,12 @@ pub enum MethodConfig {
     Float32,
     /// 16-bit fixed point on the device.
     Fixed(fixed::FixedConfig),
+    /// Quantized weights, update rounded to nearest on the device (Li et al. 2017).
+    R(li::GridConfig),
+    /// Quantized weights, update rounded stochastically on the device (Li et al. 2017).
+    Sr(li::GridConfig),
+    /// BinaryConnect: float shadow weights on the host (Li et al. 2017).
+    Bc(li::BcConfig),
 }
 
 impl MethodConfig {
@@ -31,12 +39,15 @@ impl MethodConfig {
         match self {
             MethodConfig::Float32 => "float32",
             MethodConfig::Fixed(_) => "fixed",
+            MethodConfig::R(_) => "r",
+            MethodConfig::Sr(_) => "sr",
+            MethodConfig::Bc(_) => "bc",
         }
     }
 
     /// Whether the method runs on a board (and so needs one opened).
     pub fn uses_device(&self) -> bool {
-        !matches!(self, MethodConfig::Float32)
+        !matches!(self, MethodConfig::Float32 | MethodConfig::Bc(_))
     }
 }
 
@@ -146,7 +157,61 @@ pub fn build(method: &MethodConfig, args: BuildArgs) -> anyhow::Result<Box<dyn T
     Ok(match method {
         MethodConfig::Float32 => Box::new(float32::Float32::new(args.init, args.lr)),
         MethodConfig::Fixed(cfg) => Box::new(fixed::Fixed::new(cfg, args)?),
+        MethodConfig::R(cfg) => Box::new(li::GridFixed::new(
+            cfg,
+            qtrain_model::Rounding::Nearest,
+            args,
+        )?),
+        MethodConfig::Sr(cfg) => Box::new(li::GridFixed::new(
+            cfg,
+            qtrain_model::Rounding::Stochastic,
+            args,
+        )?),
+        MethodConfig::Bc(cfg) => Box::new(li::Bc::new(cfg, args.init, args.lr)),
     })
+}
+
+/// `[W1, b1, W2, b2, ..., extra...]` of host `f32` layers as bit patterns.
+pub(crate) fn f32_params(layers: &[DenseF32], extra: &[Vec<f32>]) -> Params {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect();
+    Params::F32 {
+        tensors: layers
+            .iter()
+            .flat_map(|l| [bits(&l.w), bits(&l.b)])
+            .chain(extra.iter().map(|e| bits(e)))
+            .collect(),
+    }
+}
+
+/// The inverse of [`f32_params`]: checks the shapes and restores the values exactly.
+pub(crate) fn set_f32_params(
+    layers: &mut [DenseF32],
+    extra: &mut [Vec<f32>],
+    p: &Params,
+) -> anyhow::Result<()> {
+    let Params::F32 { tensors } = p else {
+        anyhow::bail!("a fixed-point checkpoint cannot be loaded into a host f32 network");
+    };
+    let want = 2 * layers.len() + extra.len();
+    anyhow::ensure!(
+        tensors.len() == want,
+        "checkpoint has {} tensors, the network {want}",
+        tensors.len()
+    );
+    let (pairs, rest) = tensors.split_at(2 * layers.len());
+    let mut dst: Vec<&mut Vec<f32>> = layers
+        .iter_mut()
+        .flat_map(|l| [&mut l.w, &mut l.b])
+        .collect();
+    dst.extend(extra.iter_mut());
+    for (d, s) in dst.into_iter().zip(pairs.iter().chain(rest)) {
+        anyhow::ensure!(
+            d.len() == s.len(),
+            "checkpoint tensor shapes differ from the network"
+        );
+        *d = s.iter().map(|&b| f32::from_bits(b)).collect();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use qtrain_model::{dequantize, quantize, seed_states, splitmix64, Rounding, Upda
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::weight_grid::WeightGrid;
 use super::{DenseF32, MlpShape};
 use crate::train::device::{Arena, TrainingBoard};
 use crate::train::loss::{softmax_xent, BatchOutcome};
@@ -92,15 +93,29 @@ pub struct DeviceMlp {
     /// Pixel value -> input word.
     pixel_lut: [i16; 256],
     plan_words: u64,
+    /// The grid and clamp of every weight matrix's UPDATE (biases keep the full grid).
+    weight_grid: WeightGrid,
 }
 
 /// The learning rate `lr / rows` as `eta_q · 2^-fl_eta` with the most bits the UPDATE
 /// command allows (numerics §7.4: `eta_q` < 2^16, `0 <= fl_g + fl_eta - fl_w <= 30`).
 pub fn eta_words(lr: f64, rows: usize, fl_w: u8, fl_g: u8) -> anyhow::Result<(u16, u8)> {
+    eta_words_on_grid(lr, rows, fl_w, fl_g, 0)
+}
+
+/// [`eta_words`] for an UPDATE onto a grid of shift `grid_shift`, which needs
+/// `s + grid_shift <= 30` (numerics §7.4).
+pub fn eta_words_on_grid(
+    lr: f64,
+    rows: usize,
+    fl_w: u8,
+    fl_g: u8,
+    grid_shift: u8,
+) -> anyhow::Result<(u16, u8)> {
     let eta = lr / rows as f64;
     for fl_eta in (0..=qtrain_model::MAX_FL_ETA).rev() {
         let s = i32::from(fl_g) + i32::from(fl_eta) - i32::from(fl_w);
-        if s > qtrain_model::MAX_UPDATE_SHIFT {
+        if s + i32::from(grid_shift) > qtrain_model::MAX_UPDATE_SHIFT {
             continue;
         }
         if s < 0 {
@@ -211,6 +226,7 @@ impl DeviceMlp {
             db_addr,
             pixel_lut,
             plan_words: arena.words(),
+            weight_grid: WeightGrid::FULL,
         };
         let one = quantize(1.0, FL_ONES, Rounding::Nearest, &mut || 0);
         mlp.board.board.write(mlp.ones.addr, &vec![one; batch])?;
@@ -222,6 +238,29 @@ impl DeviceMlp {
         let tensors = init.iter().flat_map(|d| [q(&d.w), q(&d.b)]).collect();
         mlp.set_params(&Params::Fixed { tensors })?;
         Ok(mlp)
+    }
+
+    /// Puts every weight matrix on `grid` from now on: its UPDATEs round onto the grid and
+    /// clamp to it, and the present weights are moved to their nearest grid point (biases
+    /// stay on the ordinary fixed-point grid).
+    pub fn set_weight_grid(&mut self, grid: WeightGrid) -> anyhow::Result<()> {
+        for rows in [1, self.batch] {
+            eta_words_on_grid(
+                self.lr,
+                rows,
+                self.scheme.fl.w,
+                self.scheme.fl.dw,
+                grid.grid_shift,
+            )?;
+        }
+        self.weight_grid = grid;
+        let Params::Fixed { mut tensors } = self.params()? else {
+            bail!("a device network holds fixed-point words");
+        };
+        for w in tensors.iter_mut().step_by(2) {
+            w.iter_mut().for_each(|x| *x = grid.snap(*x));
+        }
+        self.set_params(&Params::Fixed { tensors })
     }
 
     /// Words of device memory the plan uses.
@@ -328,10 +367,11 @@ impl DeviceMlp {
         g: Tensor,
         rows: usize,
         shape: (usize, usize),
+        grid: WeightGrid,
         seed: u64,
     ) -> anyhow::Result<()> {
         let fl = self.scheme.fl;
-        let (eta_q, fl_eta) = eta_words(self.lr, rows, fl.w, fl.dw)?;
+        let (eta_q, fl_eta) = eta_words_on_grid(self.lr, rows, fl.w, fl.dw, grid.grid_shift)?;
         let (row_state, col_state) = seed_states(seed);
         self.board
             .board
@@ -346,10 +386,10 @@ impl DeviceMlp {
                     fl_eta,
                     eta_q,
                     rounding: self.scheme.update_rounding,
-                    grid_shift: 0,
-                    grid_offset: 0,
-                    w_min: i16::MIN,
-                    w_max: i16::MAX,
+                    grid_shift: grid.grid_shift,
+                    grid_offset: grid.grid_offset,
+                    w_min: grid.w_min,
+                    w_max: grid.w_max,
                     row_state,
                     col_state,
                 },
@@ -435,8 +475,9 @@ impl DeviceMlp {
                 op_seed(2),
             );
             self.gemm(d)?;
-            self.update(w, dw, rows, (inputs, outputs), op_seed(3))?;
-            self.update(b, db, rows, (1, outputs), op_seed(4))?;
+            let grid = self.weight_grid;
+            self.update(w, dw, rows, (inputs, outputs), grid, op_seed(3))?;
+            self.update(b, db, rows, (1, outputs), WeightGrid::FULL, op_seed(4))?;
             if l > 0 {
                 self.board.board.vector(&VectorOp::ReluMask {
                     x: self.h[l],

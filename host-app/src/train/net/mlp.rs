@@ -7,7 +7,7 @@ use crate::train::loss::{softmax_xent, BatchOutcome};
 
 /// `C = alpha·op(A)·op(B) + beta·C` on row-major slices; `op(A)` is `m x k`, `op(B)` `k x n`.
 #[allow(clippy::too_many_arguments)]
-fn sgemm(
+pub(crate) fn sgemm(
     m: usize,
     k: usize,
     n: usize,
@@ -92,15 +92,18 @@ pub fn outcome(layers: &[DenseF32], act: &Activations, labels: &[u8]) -> (BatchO
     softmax_xent(&logits, labels, classes)
 }
 
-/// One SGD step on the mean loss of the batch: `W <- W - (lr / rows)·dL_sum/dW`, where
-/// `grad` is the gradient of the summed loss with respect to the logits.
-pub fn backward_and_step(layers: &mut [DenseF32], act: &Activations, grad: &[f64], lr: f32) {
+/// The gradients of the summed loss with respect to each layer's weights and bias,
+/// `(dW, db)` per layer, where `grad` is the gradient with respect to the logits.
+pub fn gradients(
+    layers: &[DenseF32],
+    act: &Activations,
+    grad: &[f64],
+) -> Vec<(Vec<f32>, Vec<f32>)> {
     let rows = act.rows;
-    let eta = lr / rows as f32;
     let mut dz: Vec<f32> = grad.iter().map(|&g| g as f32).collect();
+    let mut out = Vec::with_capacity(layers.len());
     for l in (0..layers.len()).rev() {
         let (inputs, outputs) = (layers[l].inputs, layers[l].outputs);
-        // The gradient for the layer below uses this layer's weights before their update.
         let below = (l > 0).then(|| {
             let mut dh = vec![0.0f32; rows * inputs];
             sgemm(
@@ -126,16 +129,30 @@ pub fn backward_and_step(layers: &mut [DenseF32], act: &Activations, grad: &[f64
         sgemm(
             inputs, rows, outputs, &act.h[l], true, &dz, false, 0.0, &mut dw,
         );
-        let layer = &mut layers[l];
+        let db = (0..outputs)
+            .map(|j| dz.iter().skip(j).step_by(outputs).sum())
+            .collect();
+        out.push((dw, db));
+        if let Some(dh) = below {
+            dz = dh;
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// One SGD step on the mean loss of the batch: `W <- W - (lr / rows)·dL_sum/dW`, where
+/// `grad` is the gradient of the summed loss with respect to the logits.
+pub fn backward_and_step(layers: &mut [DenseF32], act: &Activations, grad: &[f64], lr: f32) {
+    let eta = lr / act.rows as f32;
+    // Every gradient uses the weights before the step, as backpropagation requires.
+    let grads = gradients(layers, act, grad);
+    for (layer, (dw, db)) in layers.iter_mut().zip(grads) {
         for (w, g) in layer.w.iter_mut().zip(&dw) {
             *w -= eta * g;
         }
-        for (j, b) in layer.b.iter_mut().enumerate() {
-            let g: f32 = dz.iter().skip(j).step_by(outputs).sum();
+        for (b, g) in layer.b.iter_mut().zip(&db) {
             *b -= eta * g;
-        }
-        if let Some(dh) = below {
-            dz = dh;
         }
     }
 }

@@ -1,8 +1,13 @@
 //! Network shapes and their initial weights, shared by every method so that all of them start
 //! from the same draw.
 
+pub mod cnn;
+pub mod device_cnn;
 pub mod device_mlp;
+pub mod im2col;
 pub mod mlp;
+pub mod pool;
+pub mod weight_grid;
 
 use anyhow::bail;
 use rand::{Rng, SeedableRng};
@@ -72,11 +77,16 @@ pub struct DenseF32 {
 /// biases, drawn from `seed` alone: every method starts from these values (the fixed-point
 /// ones quantize them once).
 pub fn init_mlp(shape: &MlpShape, seed: u64) -> Vec<DenseF32> {
-    shape
-        .layers()
-        .into_iter()
+    init_layers(&shape.layers(), seed)
+}
+
+/// He-normal weights and zero biases of layers given as `(inputs, outputs)` (for a
+/// convolution: `(k·k·c_in, c_out)`), layer `l` drawn from `seed` and `l` alone.
+pub fn init_layers(layers: &[(usize, usize)], seed: u64) -> Vec<DenseF32> {
+    layers
+        .iter()
         .enumerate()
-        .map(|(l, (inputs, outputs))| {
+        .map(|(l, &(inputs, outputs))| {
             let mut rng = ChaCha8Rng::seed_from_u64(seeds::derive(seed, &[seeds::INIT, l as u64]));
             let std = (2.0 / inputs as f64).sqrt();
             let w = (0..inputs * outputs)

@@ -1,0 +1,106 @@
+//! The options of the quantized-training methods of `qtrain train` (r, sr, bc) and their
+//! checks: each option is refused by the methods it does not apply to.
+
+use anyhow::{bail, ensure};
+use clap::Args;
+
+use super::train::{FixedArgs, Method};
+use crate::train::methods::li::{BcConfig, GridConfig};
+use crate::train::methods::MethodConfig;
+use crate::train::net::weight_grid::GridSpec;
+
+/// Options of the quantized-weight methods.
+#[derive(Args, Clone, Debug, Default)]
+pub struct QuantArgs {
+    /// Weight bits of r, sr and bc: 1 is binary {-delta, +delta}, k >= 2 the k-bit grid
+    /// {-2^(k-1), ..., 2^(k-1) - 1}·delta [default: 1]
+    #[arg(long)]
+    pub weight_bits: Option<u8>,
+    /// Weight grid step of r, sr and bc, a power of two [default: 2^-4 for 1 bit,
+    /// 2^-(k+2) for k bits]
+    #[arg(long)]
+    pub delta: Option<f64>,
+}
+
+impl QuantArgs {
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("--weight-bits", self.weight_bits.is_some()),
+            ("--delta", self.delta.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(n, set)| set.then_some(n))
+        .collect()
+    }
+
+    fn grid(&self) -> anyhow::Result<GridSpec> {
+        let bits = self.weight_bits.unwrap_or(1);
+        ensure!(
+            (1..=15).contains(&bits),
+            "--weight-bits {bits}: 1 to 15 bits fit a 16-bit word"
+        );
+        let delta_log2 = match self.delta {
+            None => GridSpec::default_delta_log2(bits),
+            Some(d) => {
+                let e = d.log2().round();
+                ensure!(
+                    d.is_finite() && d > 0.0 && e.exp2() == d && (-30.0..=8.0).contains(&e),
+                    "--delta {d} must be a power of two (e.g. 0.0625 = 2^-4)"
+                );
+                e as i8
+            }
+        };
+        Ok(GridSpec { bits, delta_log2 })
+    }
+}
+
+fn refuse(given: &[&str], method: &str) -> anyhow::Result<()> {
+    if !given.is_empty() {
+        bail!("{} do not apply to --method {method}", given.join(", "));
+    }
+    Ok(())
+}
+
+/// The configuration of `method`, with the options that do not apply to it refused.
+pub fn config(
+    method: Method,
+    fixed: &FixedArgs,
+    quant: &QuantArgs,
+) -> anyhow::Result<MethodConfig> {
+    match method {
+        Method::Float32 | Method::Fixed => {
+            refuse(
+                &quant.given(),
+                if method == Method::Fixed {
+                    "fixed"
+                } else {
+                    "float32"
+                },
+            )?;
+            super::train::method_config(method, fixed)
+        }
+        Method::R | Method::Sr => {
+            let name = if method == Method::R { "r" } else { "sr" };
+            if fixed.rounding.is_some() {
+                bail!("--rounding does not apply to --method {name}: the method is its update's rounding");
+            }
+            let c = GridConfig {
+                grid: quant.grid()?,
+                fl: fixed.config()?.fl,
+            };
+            c.grid.device_grid(c.fl.w)?;
+            Ok(if method == Method::R {
+                MethodConfig::R(c)
+            } else {
+                MethodConfig::Sr(c)
+            })
+        }
+        Method::Bc => {
+            let given = fixed.given();
+            refuse(&given, "bc (it runs in f32 on the host)")?;
+            Ok(MethodConfig::Bc(BcConfig {
+                grid: quant.grid()?,
+            }))
+        }
+    }
+}
