@@ -140,3 +140,29 @@ fn gen_verilog_writes_the_core() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn gen_verilog_writes_the_device() {
+    let path = std::env::temp_dir().join(format!("qtrain-gen-dev-{}.v", std::process::id()));
+    let (code, _, err) = qtrain(&[
+        "gen",
+        "verilog",
+        "--array",
+        "2x2",
+        "--top",
+        "device",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2x2 device"), "{err}");
+    let verilog = std::fs::read_to_string(&path).unwrap();
+    assert!(verilog.contains("module top"), "no top module");
+    for port in ["uart_rx", "uart_tx", "clocks_per_bit", "clock_hz", "baud"] {
+        assert!(verilog.contains(port), "port {port} missing");
+    }
+    std::fs::remove_file(&path).unwrap();
+    let (code, _, err) = qtrain(&["gen", "verilog", "--array", "7x7", "--top", "device", "-o", "-"]);
+    assert_ne!(code, 0, "an unsupported shape must fail");
+    assert!(err.contains("7x7") || err.contains("7 x 7"), "{err}");
+}

@@ -43,6 +43,8 @@ pub enum Method {
     Sr,
     /// BinaryConnect: f32 shadow weights on the host, quantized passes (Li et al. 2017).
     Bc,
+    /// Blended coarse gradient descent with quantized ReLU, on the host (Yin et al. 2019).
+    Bcgd,
 }
 
 /// Rounding modes a training method takes.

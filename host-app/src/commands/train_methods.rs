@@ -5,6 +5,7 @@ use anyhow::{bail, ensure};
 use clap::Args;
 
 use super::train::{FixedArgs, Method};
+use crate::train::methods::bcgd::BcgdConfig;
 use crate::train::methods::li::{BcConfig, GridConfig};
 use crate::train::methods::MethodConfig;
 use crate::train::net::weight_grid::GridSpec;
@@ -20,6 +21,15 @@ pub struct QuantArgs {
     /// 2^-(k+2) for k bits]
     #[arg(long)]
     pub delta: Option<f64>,
+    /// BCGD's blending factor rho [default: 1e-5]
+    #[arg(long)]
+    pub rho: Option<f64>,
+    /// Bits b of BCGD's quantized ReLU (2^b - 1 levels) [default: 4]
+    #[arg(long)]
+    pub act_bits: Option<u8>,
+    /// BCGD's coarse derivative of the quantized ReLU in alpha: 2- or 3-valued [default: 3]
+    #[arg(long)]
+    pub alpha_grad: Option<u8>,
 }
 
 impl QuantArgs {
@@ -27,10 +37,18 @@ impl QuantArgs {
         [
             ("--weight-bits", self.weight_bits.is_some()),
             ("--delta", self.delta.is_some()),
+            ("--rho", self.rho.is_some()),
+            ("--act-bits", self.act_bits.is_some()),
+            ("--alpha-grad", self.alpha_grad.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, set)| set.then_some(n))
         .collect()
+    }
+
+    /// Those of `names` that were given.
+    fn given_of(&self, names: &[&str]) -> Vec<&'static str> {
+        self.given().into_iter().filter(|n| names.contains(n)).collect()
     }
 
     fn grid(&self) -> anyhow::Result<GridSpec> {
@@ -53,6 +71,9 @@ impl QuantArgs {
         Ok(GridSpec { bits, delta_log2 })
     }
 }
+
+/// Options of bcgd alone.
+const BCGD_ONLY: &[&str] = &["--rho", "--act-bits", "--alpha-grad"];
 
 fn refuse(given: &[&str], method: &str) -> anyhow::Result<()> {
     if !given.is_empty() {
@@ -79,7 +100,23 @@ pub fn config(
             )?;
             super::train::method_config(method, fixed)
         }
+        Method::Bcgd => {
+            refuse(&fixed.given(), "bcgd (it runs in f32 on the host)")?;
+            refuse(&quant.given_of(&["--delta"]), "bcgd (its weight scale is the projection's)")?;
+            let c = BcgdConfig {
+                weight_bits: quant.weight_bits.unwrap_or(1),
+                act_bits: quant.act_bits.unwrap_or(4),
+                rho: quant.rho.unwrap_or(1e-5),
+                alpha_grad: quant.alpha_grad.unwrap_or(3),
+            };
+            ensure!((1..=8).contains(&c.weight_bits), "--weight-bits {}: bcgd takes 1 to 8", c.weight_bits);
+            ensure!((1..=8).contains(&c.act_bits), "--act-bits {}: 1 to 8 (numerics §7.3)", c.act_bits);
+            ensure!((0.0..=1.0).contains(&c.rho), "--rho {} must be in [0, 1]", c.rho);
+            ensure!(matches!(c.alpha_grad, 2 | 3), "--alpha-grad {}: 2 or 3", c.alpha_grad);
+            Ok(MethodConfig::Bcgd(c))
+        }
         Method::R | Method::Sr => {
+            refuse(&quant.given_of(BCGD_ONLY), "r/sr")?;
             let name = if method == Method::R { "r" } else { "sr" };
             if fixed.rounding.is_some() {
                 bail!("--rounding does not apply to --method {name}: the method is its update's rounding");
@@ -98,6 +135,7 @@ pub fn config(
         Method::Bc => {
             let given = fixed.given();
             refuse(&given, "bc (it runs in f32 on the host)")?;
+            refuse(&quant.given_of(BCGD_ONLY), "bc")?;
             Ok(MethodConfig::Bc(BcConfig {
                 grid: quant.grid()?,
             }))

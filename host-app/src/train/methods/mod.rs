@@ -7,6 +7,8 @@
 //!   ([`fixed`]).
 
 pub mod cnn;
+pub mod bcgd;
+pub mod bcgd_quant;
 pub mod fixed;
 pub mod float32;
 pub mod li;
@@ -31,6 +33,8 @@ pub enum MethodConfig {
     Sr(li::GridConfig),
     /// BinaryConnect: float shadow weights on the host (Li et al. 2017).
     Bc(li::BcConfig),
+    /// Blended coarse gradient descent on the host (Yin et al. 2019).
+    Bcgd(bcgd::BcgdConfig),
 }
 
 impl MethodConfig {
@@ -42,12 +46,13 @@ impl MethodConfig {
             MethodConfig::R(_) => "r",
             MethodConfig::Sr(_) => "sr",
             MethodConfig::Bc(_) => "bc",
+            MethodConfig::Bcgd(_) => "bcgd",
         }
     }
 
     /// Whether the method runs on a board (and so needs one opened).
     pub fn uses_device(&self) -> bool {
-        !matches!(self, MethodConfig::Float32 | MethodConfig::Bc(_))
+        !matches!(self, MethodConfig::Float32 | MethodConfig::Bc(_) | MethodConfig::Bcgd(_))
     }
 }
 
@@ -168,6 +173,7 @@ pub fn build(method: &MethodConfig, args: BuildArgs) -> anyhow::Result<Box<dyn T
             args,
         )?),
         MethodConfig::Bc(cfg) => Box::new(li::Bc::new(cfg, args.init, args.lr)),
+        MethodConfig::Bcgd(cfg) => Box::new(bcgd::Bcgd::new(cfg, args.init, args.lr)),
     })
 }
 
