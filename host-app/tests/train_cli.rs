@@ -308,3 +308,55 @@ fn bench_prints_the_ratio() {
         .unwrap();
     assert!(ratio > 0.0 && ratio.is_finite());
 }
+
+#[test]
+fn the_cnn_trains_with_both_methods() {
+    let Some(data) = data() else { return };
+    for method in ["float32", "fixed"] {
+        let out = fresh_dir(&format!("cnn-{method}"));
+        let stdout = train(
+            &data,
+            &out,
+            &[
+                "--model",
+                "cnn",
+                "--method",
+                method,
+                "--epochs",
+                "1",
+                "--train-images",
+                "640",
+                "--test-images",
+                "300",
+                "--batch",
+                "32",
+                "--lr",
+                "0.3",
+            ],
+        );
+        assert!(stdout.contains("5994 parameters"), "{stdout}");
+        let c = checkpoint(&out);
+        assert_eq!(c["identity"]["model"], "cnn");
+        assert_eq!(c["identity"]["layers"], serde_json::json!([1, 8, 16, 10]));
+        let e = &c["history"][0];
+        // 20 steps on 640 images: far from converged, but well below chance (90%).
+        assert!(e["test_error"].as_f64().unwrap() < 0.6, "{method}: {e}");
+        assert!(e["weights_changed"].as_f64().unwrap() > 0.5, "{method}: {e}");
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    let out = fresh_dir("cnn-bad");
+    let o = out.display().to_string();
+    let base = ["train", "--data", data.as_str(), "--out", o.as_str()];
+    refused(
+        &join(&base, &["--model", "cnn", "--layers", "784,30,10"]),
+        "--model cnn has a fixed shape",
+    );
+    refused(
+        &join(&base, &["--model", "cnn", "--batch", "200"]),
+        "the batch is at most 113",
+    );
+    refused(
+        &join(&base, &["--model", "cnn", "--mem-words", "1000000"]),
+        "array/memory too small for this network",
+    );
+}

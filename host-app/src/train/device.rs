@@ -23,8 +23,9 @@ pub struct TrainingBoard {
 /// Opens the board of `backend` for training: the one place a new backend is added.
 ///
 /// `model` is a [`ModelBoard`] with `mem_words` of memory and the `array` shape in its
-/// capabilities; every other backend is opened as `qtrain gemm` opens it, and must already
-/// have the array it is asked for.
+/// capabilities; `sim` is the Verilated device with the `array` shape (4x4 without one);
+/// USB and emulated boards are opened as `qtrain gemm` opens them, and must already have the
+/// array they are asked for.
 pub fn open_board(
     backend: Backend,
     mem_words: Option<u32>,
@@ -48,7 +49,12 @@ pub fn open_board(
             if mem_words.is_some() {
                 bail!("--mem-words sets the model backend's memory; a {other:?} board has its own");
             }
-            let b = board::open(other)?;
+            // A simulated device is built with the array asked for; real boards have theirs.
+            let b = if other == Backend::Sim {
+                board::open_with(other, array)?
+            } else {
+                board::open(other)?
+            };
             if let Some(a) = array {
                 let caps = b.capabilities();
                 if (usize::from(caps.rows), usize::from(caps.cols)) != (a.rows, a.cols) {
