@@ -206,18 +206,25 @@ impl<T: Transport> UsbBoard<T> {
         &mut self.link
     }
 
-    /// How long a command may run on the device, pessimistically one MAC or element per cycle.
+    /// How long a command may run on the device, pessimistically: every MAC a cycle of its
+    /// own plus a few cycles per word loaded, drained and read back (docs/device.md, GEMM
+    /// unit), and for vector commands 16 cycles per element (the slowest, QRELU with 8 bits,
+    /// takes 12).
     fn exec_bound(&self, cmd: &Command) -> Duration {
+        let elements = |rows: u16, cols: u16| u64::from(rows) * u64::from(cols);
         let work = match cmd {
-            Command::Gemm(g) => u64::from(g.m) * u64::from(g.k) * u64::from(g.n),
+            Command::Gemm(g) => {
+                let (m, k, n) = (u64::from(g.m), u64::from(g.k), u64::from(g.n));
+                m * k * n + 2 * (m * k + k * n) + 4 * m * n + 4096
+            }
             Command::Vector(VectorOp::BiasAdd { rows, cols, .. })
             | Command::Vector(VectorOp::Relu { rows, cols, .. })
             | Command::Vector(VectorOp::ReluMask { rows, cols, .. })
             | Command::Vector(VectorOp::Qrelu { rows, cols, .. })
             | Command::Vector(VectorOp::QreluMask { rows, cols, .. }) => {
-                u64::from(*rows) * u64::from(*cols)
+                16 * elements(*rows, *cols) + 64
             }
-            Command::Vector(VectorOp::Update(u)) => u64::from(u.rows) * u64::from(u.cols),
+            Command::Vector(VectorOp::Update(u)) => 16 * elements(u.rows, u.cols) + 64,
             _ => 0,
         };
         let hz = f64::from(self.caps.clock_hz.max(1_000_000));

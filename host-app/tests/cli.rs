@@ -162,7 +162,9 @@ fn gen_verilog_writes_the_device() {
         assert!(verilog.contains(port), "port {port} missing");
     }
     std::fs::remove_file(&path).unwrap();
-    let (code, _, err) = qtrain(&["gen", "verilog", "--array", "7x7", "--top", "device", "-o", "-"]);
+    let (code, _, err) = qtrain(&[
+        "gen", "verilog", "--array", "7x7", "--top", "device", "-o", "-",
+    ]);
     assert_ne!(code, 0, "an unsupported shape must fail");
     assert!(err.contains("7x7") || err.contains("7 x 7"), "{err}");
 }

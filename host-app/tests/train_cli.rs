@@ -341,7 +341,10 @@ fn the_cnn_trains_with_both_methods() {
         let e = &c["history"][0];
         // 20 steps on 640 images: far from converged, but well below chance (90%).
         assert!(e["test_error"].as_f64().unwrap() < 0.6, "{method}: {e}");
-        assert!(e["weights_changed"].as_f64().unwrap() > 0.5, "{method}: {e}");
+        assert!(
+            e["weights_changed"].as_f64().unwrap() > 0.5,
+            "{method}: {e}"
+        );
         std::fs::remove_dir_all(&out).unwrap();
     }
     let out = fresh_dir("cnn-bad");
@@ -359,4 +362,159 @@ fn the_cnn_trains_with_both_methods() {
         &join(&base, &["--model", "cnn", "--mem-words", "1000000"]),
         "array/memory too small for this network",
     );
+}
+
+/// A one-epoch run of a quantized-training method on a few hundred images: it completes with
+/// a finite loss and writes its metrics; returns the checkpoint.
+fn quick_method_run(data: &str, name: &str, method: &[&str]) -> Value {
+    let out = fresh_dir(name);
+    let args = join(
+        method,
+        &[
+            "--epochs",
+            "1",
+            "--train-images",
+            "400",
+            "--test-images",
+            "200",
+            "--batch",
+            "32",
+            "--lr",
+            "0.3",
+        ],
+    );
+    let stdout = train(data, &out, &args);
+    assert!(stdout.contains("test error:"), "{stdout}");
+    let metrics: Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let e = &metrics["epochs"][0];
+    for k in ["loss", "test_loss", "train_error", "test_error"] {
+        let v = e[k].as_f64().unwrap_or(f64::NAN);
+        assert!(v.is_finite(), "{name}: {k} = {e}");
+    }
+    assert_eq!(metrics["run"]["identity"]["method"]["name"], method[1]);
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    checkpoint(&out)
+}
+
+#[test]
+fn quantized_methods_complete_a_quick_run() {
+    let Some(data) = data() else { return };
+    let runs: [(&str, &[&str]); 10] = [
+        ("m-r", &["--method", "r"]),
+        ("m-sr", &["--method", "sr"]),
+        (
+            "m-r4",
+            &[
+                "--method",
+                "r",
+                "--weight-bits",
+                "4",
+                "--delta",
+                "0.0078125",
+            ],
+        ),
+        ("m-bc", &["--method", "bc"]),
+        ("m-bc3", &["--method", "bc", "--weight-bits", "3"]),
+        ("m-bcgd", &["--method", "bcgd"]),
+        (
+            "m-bcgd2",
+            &[
+                "--method",
+                "bcgd",
+                "--weight-bits",
+                "2",
+                "--act-bits",
+                "2",
+                "--alpha-grad",
+                "2",
+            ],
+        ),
+        (
+            "m-bcgd3",
+            &["--method", "bcgd", "--weight-bits", "3", "--rho", "0.01"],
+        ),
+        ("m-wage", &["--method", "wage"]),
+        ("m-wage4", &["--method", "wage", "--wage-bits", "4,8,8,8"]),
+    ];
+    for (name, method) in runs {
+        let c = quick_method_run(&data, name, method);
+        let tensors = c["params"]["tensors"].as_array().unwrap();
+        if method[1] == "r" {
+            // The weights never leave the grid: binary 2^-4 is ±1024 at FL 14; 4 bits of
+            // 2^-7 are multiples of 128 in [-1024, 896].
+            let four = method.len() > 2;
+            for w in tensors
+                .iter()
+                .step_by(2)
+                .flat_map(|t| t.as_array().unwrap())
+            {
+                let w = w.as_i64().unwrap();
+                if four {
+                    assert!(w % 128 == 0 && (-1024..=896).contains(&w), "{name}: {w}");
+                } else {
+                    assert!(w == 1024 || w == -1024, "{name}: {w}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn sr_is_deterministic_and_stays_on_its_grid() {
+    let Some(data) = data() else { return };
+    let a = quick_method_run(&data, "sr-a", &["--method", "sr", "--seed", "7"]);
+    let b = quick_method_run(&data, "sr-b", &["--method", "sr", "--seed", "7"]);
+    let c = quick_method_run(&data, "sr-c", &["--method", "sr", "--seed", "8"]);
+    assert_eq!(numbers(&a), numbers(&b));
+    assert_eq!(a["params"], b["params"]);
+    assert_ne!(a["params"], c["params"]);
+    let tensors = a["params"]["tensors"].as_array().unwrap();
+    let w: Vec<i64> = tensors
+        .iter()
+        .step_by(2)
+        .flat_map(|t| t.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()))
+        .collect();
+    assert!(w.iter().all(|&x| x == 1024 || x == -1024));
+    // Stochastic rounding flips some binary weights in one epoch; nearest flips fewer.
+    assert!(a["history"][0]["weights_changed"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn quantized_method_options_are_checked() {
+    let Some(data) = data() else { return };
+    let out = fresh_dir("m-bad");
+    let o = out.display().to_string();
+    let base = ["train", "--data", &data, "--out", &o, "--epochs", "1"];
+    let cases: [(&[&str], &str); 10] = [
+        (
+            &["--method", "sr", "--rounding", "nearest"],
+            "--rounding does not apply",
+        ),
+        (&["--method", "r", "--delta", "0.1"], "power of two"),
+        (&["--method", "r", "--rho", "0.1"], "--rho"),
+        (&["--method", "bcgd", "--delta", "0.5"], "--delta"),
+        (&["--method", "bcgd", "--alpha-grad", "4"], "--alpha-grad 4"),
+        (
+            &["--method", "bc", "--backend", "emulated"],
+            "runs on the host",
+        ),
+        (
+            &["--method", "fixed", "--weight-bits", "2"],
+            "--weight-bits",
+        ),
+        (
+            &["--method", "r", "--weight-bits", "8", "--delta", "0.5"],
+            "does not fit",
+        ),
+        (
+            &["--method", "wage", "--wage-bits", "2,8,8"],
+            "four bit widths",
+        ),
+        (&["--method", "wage", "--rho", "0.1"], "--rho"),
+    ];
+    for (extra, needle) in cases {
+        refused(&join(&base, extra), needle);
+    }
 }

@@ -79,10 +79,16 @@ fn checkpoint(dir: &Path) -> Value {
 /// An epoch's numbers that are results, not timing. (`link_bytes` is traffic, not a result:
 /// a board with a clock is also asked for its STATUS after each epoch, 48 bytes more.)
 fn results(epoch: &Value) -> Vec<Value> {
-    ["loss", "train_error", "test_error", "test_loss", "weights_changed"]
-        .iter()
-        .map(|k| epoch[*k].clone())
-        .collect()
+    [
+        "loss",
+        "train_error",
+        "test_error",
+        "test_loss",
+        "weights_changed",
+    ]
+    .iter()
+    .map(|k| epoch[*k].clone())
+    .collect()
 }
 
 #[test]
@@ -94,10 +100,17 @@ fn sim_backend_trains_bit_identically_to_the_model() {
     let base = std::env::temp_dir().join(format!("qtrain-train-sim-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let (model_dir, sim_dir) = (base.join("model"), base.join("sim"));
-    train(&data, &model_dir, &["--backend", "model", "--mem-words", "65536"]);
+    train(
+        &data,
+        &model_dir,
+        &["--backend", "model", "--mem-words", "65536"],
+    );
     train(&data, &sim_dir, &["--backend", "sim"]);
     let (m, s) = (checkpoint(&model_dir), checkpoint(&sim_dir));
-    assert_eq!(m["params"], s["params"], "parameters differ between model and sim");
+    assert_eq!(
+        m["params"], s["params"],
+        "parameters differ between model and sim"
+    );
     let (mh, sh) = (
         m["history"].as_array().unwrap(),
         s["history"].as_array().unwrap(),

@@ -45,6 +45,8 @@ pub enum Method {
     Bc,
     /// Blended coarse gradient descent with quantized ReLU, on the host (Yin et al. 2019).
     Bcgd,
+    /// WAGE: 2-8-8-8-bit weights, activations, gradients and errors, on the host (Wu et al. 2018).
+    Wage,
 }
 
 /// Rounding modes a training method takes.

@@ -7,6 +7,7 @@ use clap::Args;
 use super::train::{FixedArgs, Method};
 use crate::train::methods::bcgd::BcgdConfig;
 use crate::train::methods::li::{BcConfig, GridConfig};
+use crate::train::methods::wage::WageConfig;
 use crate::train::methods::MethodConfig;
 use crate::train::net::weight_grid::GridSpec;
 
@@ -30,6 +31,9 @@ pub struct QuantArgs {
     /// BCGD's coarse derivative of the quantized ReLU in alpha: 2- or 3-valued [default: 3]
     #[arg(long)]
     pub alpha_grad: Option<u8>,
+    /// WAGE's bits of weights, activations, gradients and errors [default: 2,8,8,8]
+    #[arg(long, value_delimiter = ',')]
+    pub wage_bits: Option<Vec<u8>>,
 }
 
 impl QuantArgs {
@@ -40,6 +44,7 @@ impl QuantArgs {
             ("--rho", self.rho.is_some()),
             ("--act-bits", self.act_bits.is_some()),
             ("--alpha-grad", self.alpha_grad.is_some()),
+            ("--wage-bits", self.wage_bits.is_some()),
         ]
         .into_iter()
         .filter_map(|(n, set)| set.then_some(n))
@@ -48,7 +53,10 @@ impl QuantArgs {
 
     /// Those of `names` that were given.
     fn given_of(&self, names: &[&str]) -> Vec<&'static str> {
-        self.given().into_iter().filter(|n| names.contains(n)).collect()
+        self.given()
+            .into_iter()
+            .filter(|n| names.contains(n))
+            .collect()
     }
 
     fn grid(&self) -> anyhow::Result<GridSpec> {
@@ -73,7 +81,7 @@ impl QuantArgs {
 }
 
 /// Options of bcgd alone.
-const BCGD_ONLY: &[&str] = &["--rho", "--act-bits", "--alpha-grad"];
+const BCGD_ONLY: &[&str] = &["--rho", "--act-bits", "--alpha-grad", "--wage-bits"];
 
 fn refuse(given: &[&str], method: &str) -> anyhow::Result<()> {
     if !given.is_empty() {
@@ -100,19 +108,56 @@ pub fn config(
             )?;
             super::train::method_config(method, fixed)
         }
+        Method::Wage => {
+            refuse(&fixed.given(), "wage (it runs on the host)")?;
+            let mut others = quant.given();
+            others.retain(|n| *n != "--wage-bits");
+            refuse(&others, "wage")?;
+            let b = quant.wage_bits.clone().unwrap_or_else(|| vec![2, 8, 8, 8]);
+            ensure!(
+                b.len() == 4 && b.iter().all(|k| (2..=16).contains(k)),
+                "--wage-bits {b:?}: four bit widths W,A,G,E, each 2 to 16"
+            );
+            Ok(MethodConfig::Wage(WageConfig {
+                w: b[0],
+                a: b[1],
+                g: b[2],
+                e: b[3],
+            }))
+        }
         Method::Bcgd => {
             refuse(&fixed.given(), "bcgd (it runs in f32 on the host)")?;
-            refuse(&quant.given_of(&["--delta"]), "bcgd (its weight scale is the projection's)")?;
+            refuse(
+                &quant.given_of(&["--delta"]),
+                "bcgd (its weight scale is the projection's)",
+            )?;
+            refuse(&quant.given_of(&["--wage-bits"]), "bcgd")?;
             let c = BcgdConfig {
                 weight_bits: quant.weight_bits.unwrap_or(1),
                 act_bits: quant.act_bits.unwrap_or(4),
                 rho: quant.rho.unwrap_or(1e-5),
                 alpha_grad: quant.alpha_grad.unwrap_or(3),
             };
-            ensure!((1..=8).contains(&c.weight_bits), "--weight-bits {}: bcgd takes 1 to 8", c.weight_bits);
-            ensure!((1..=8).contains(&c.act_bits), "--act-bits {}: 1 to 8 (numerics §7.3)", c.act_bits);
-            ensure!((0.0..=1.0).contains(&c.rho), "--rho {} must be in [0, 1]", c.rho);
-            ensure!(matches!(c.alpha_grad, 2 | 3), "--alpha-grad {}: 2 or 3", c.alpha_grad);
+            ensure!(
+                (1..=8).contains(&c.weight_bits),
+                "--weight-bits {}: bcgd takes 1 to 8",
+                c.weight_bits
+            );
+            ensure!(
+                (1..=8).contains(&c.act_bits),
+                "--act-bits {}: 1 to 8 (numerics §7.3)",
+                c.act_bits
+            );
+            ensure!(
+                (0.0..=1.0).contains(&c.rho),
+                "--rho {} must be in [0, 1]",
+                c.rho
+            );
+            ensure!(
+                matches!(c.alpha_grad, 2 | 3),
+                "--alpha-grad {}: 2 or 3",
+                c.alpha_grad
+            );
             Ok(MethodConfig::Bcgd(c))
         }
         Method::R | Method::Sr => {

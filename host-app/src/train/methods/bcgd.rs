@@ -76,7 +76,10 @@ impl Bcgd {
     }
 
     fn forward(&self, wq: &[Vec<f32>], pixels: &[u8], rows: usize) -> Pass {
-        let mut h = vec![pixels.iter().map(|&p| self.pixel[usize::from(p)]).collect::<Vec<f32>>()];
+        let mut h = vec![pixels
+            .iter()
+            .map(|&p| self.pixel[usize::from(p)])
+            .collect::<Vec<f32>>()];
         let mut z = Vec::new();
         let n = self.layers.len();
         for (l, layer) in self.layers.iter().enumerate() {
@@ -84,12 +87,31 @@ impl Bcgd {
             for row in out.chunks_exact_mut(layer.outputs) {
                 row.copy_from_slice(&layer.b);
             }
-            sgemm(rows, layer.inputs, layer.outputs, &h[l], false, &wq[l], false, 1.0, &mut out);
+            sgemm(
+                rows,
+                layer.inputs,
+                layer.outputs,
+                &h[l],
+                false,
+                &wq[l],
+                false,
+                1.0,
+                &mut out,
+            );
             if l + 1 == n {
-                return Pass { rows, h, z, logits: out };
+                return Pass {
+                    rows,
+                    h,
+                    z,
+                    logits: out,
+                };
             }
             let a = self.alpha[l];
-            h.push(out.iter().map(|&x| qrelu(x, a, self.config.act_bits)).collect());
+            h.push(
+                out.iter()
+                    .map(|&x| qrelu(x, a, self.config.act_bits))
+                    .collect(),
+            );
             z.push(out);
         }
         unreachable!("a network has at least one layer")
@@ -102,7 +124,12 @@ impl Bcgd {
 }
 
 impl Trainer for Bcgd {
-    fn train_batch(&mut self, pixels: &[u8], labels: &[u8], _seed: u64) -> anyhow::Result<BatchOutcome> {
+    fn train_batch(
+        &mut self,
+        pixels: &[u8],
+        labels: &[u8],
+        _seed: u64,
+    ) -> anyhow::Result<BatchOutcome> {
         let wq = self.projected();
         let pass = self.forward(&wq, pixels, labels.len());
         let (outcome, grad) = self.outcome(&pass, labels);
@@ -114,10 +141,14 @@ impl Trainer for Bcgd {
         for l in (0..self.layers.len()).rev() {
             let (inputs, outputs) = (self.layers[l].inputs, self.layers[l].outputs);
             let mut dw = vec![0.0f32; inputs * outputs];
-            sgemm(inputs, rows, outputs, &pass.h[l], true, &dz, false, 0.0, &mut dw);
+            sgemm(
+                inputs, rows, outputs, &pass.h[l], true, &dz, false, 0.0, &mut dw,
+            );
             let below = (l > 0).then(|| {
                 let mut dh = vec![0.0f32; rows * inputs];
-                sgemm(rows, outputs, inputs, &dz, false, &wq[l], true, 0.0, &mut dh);
+                sgemm(
+                    rows, outputs, inputs, &dz, false, &wq[l], true, 0.0, &mut dh,
+                );
                 let (zb, a) = (&pass.z[l - 1], self.alpha[l - 1]);
                 let dalpha: f32 = dh
                     .iter()
@@ -146,14 +177,22 @@ impl Trainer for Bcgd {
         Ok(outcome)
     }
 
-    fn eval_batch(&mut self, pixels: &[u8], labels: &[u8], _seed: u64) -> anyhow::Result<BatchOutcome> {
+    fn eval_batch(
+        &mut self,
+        pixels: &[u8],
+        labels: &[u8],
+        _seed: u64,
+    ) -> anyhow::Result<BatchOutcome> {
         let wq = self.projected();
         let pass = self.forward(&wq, pixels, labels.len());
         Ok(self.outcome(&pass, labels).0)
     }
 
     fn params(&mut self) -> anyhow::Result<Params> {
-        Ok(super::f32_params(&self.layers, std::slice::from_ref(&self.alpha)))
+        Ok(super::f32_params(
+            &self.layers,
+            std::slice::from_ref(&self.alpha),
+        ))
     }
 
     fn set_params(&mut self, p: &Params) -> anyhow::Result<()> {
@@ -225,7 +264,11 @@ mod tests {
         for (k, i) in [0, 5, 11].into_iter().enumerate() {
             // lr = rows: the step subtracts the gradient of the summed loss.
             let analytic = f64::from(before[i] - b.layers[0].w[i]);
-            assert!((numeric[k] - analytic).abs() < 2e-3, "{i}: {} vs {analytic}", numeric[k]);
+            assert!(
+                (numeric[k] - analytic).abs() < 2e-3,
+                "{i}: {} vs {analytic}",
+                numeric[k]
+            );
         }
     }
 }

@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn one_bit_is_sign_times_mean_magnitude() {
-        assert_eq!(project(&[0.5, -1.5, 1.0, 0.0], 1), vec![0.75, -0.75, 0.75, 0.75]);
+        assert_eq!(
+            project(&[0.5, -1.5, 1.0, 0.0], 1),
+            vec![0.75, -0.75, 0.75, 0.75]
+        );
     }
 
     #[test]
@@ -127,19 +130,28 @@ mod tests {
         let q = project(&w, 2);
         let err = |q: &[f32]| -> f32 { q.iter().zip(&w).map(|(a, b)| (a - b).powi(2)).sum() };
         for d in (1..200).map(|i| i as f32 / 200.0) {
-            let other: Vec<f32> = w.iter().map(|&x| (x / d).round().clamp(-1.0, 1.0) * d).collect();
+            let other: Vec<f32> = w
+                .iter()
+                .map(|&x| (x / d).round().clamp(-1.0, 1.0) * d)
+                .collect();
             assert!(err(&q) <= err(&other) + 1e-6, "delta {d}");
         }
     }
 
     #[test]
     fn k_bit_finds_the_integer_grid_and_clamps() {
-        assert_eq!(project(&[0.0, 1.0, 2.0, 3.0, -3.0], 3), vec![0.0, 1.0, 2.0, 3.0, -3.0]);
+        assert_eq!(
+            project(&[0.0, 1.0, 2.0, 3.0, -3.0], 3),
+            vec![0.0, 1.0, 2.0, 3.0, -3.0]
+        );
         let q = project(&[0.25, -0.5, 0.75, 0.7, -0.1], 3);
         let d = q.iter().map(|v| v.abs()).fold(0.0f32, f32::max) / 3.0;
         for v in &q {
             let k = v / d;
-            assert!((k - k.round()).abs() < 1e-5 && k.abs() <= 3.0 + 1e-5, "{q:?}");
+            assert!(
+                (k - k.round()).abs() < 1e-5 && k.abs() <= 3.0 + 1e-5,
+                "{q:?}"
+            );
         }
     }
 
@@ -161,9 +173,15 @@ mod tests {
         assert_eq!(qrelu_dx(0.0, 0.5, 2), 0.0);
         assert_eq!(qrelu_dx(1.5, 0.5, 2), 1.0);
         assert_eq!(qrelu_dx(1.6, 0.5, 2), 0.0);
-        let three: Vec<f32> = [-1.0, 0.3, 1.5, 2.0].iter().map(|&x| qrelu_dalpha(x, 0.5, 2, 3)).collect();
+        let three: Vec<f32> = [-1.0, 0.3, 1.5, 2.0]
+            .iter()
+            .map(|&x| qrelu_dalpha(x, 0.5, 2, 3))
+            .collect();
         assert_eq!(three, vec![0.0, 2.0, 2.0, 3.0]);
-        let two: Vec<f32> = [-1.0, 0.3, 1.5, 2.0].iter().map(|&x| qrelu_dalpha(x, 0.5, 2, 2)).collect();
+        let two: Vec<f32> = [-1.0, 0.3, 1.5, 2.0]
+            .iter()
+            .map(|&x| qrelu_dalpha(x, 0.5, 2, 2))
+            .collect();
         assert_eq!(two, vec![0.0, 0.0, 0.0, 3.0]);
         // b = 4: the middle value is 2^3 = 8, the top L = 15.
         assert_eq!(qrelu_dalpha(1.0, 0.5, 4, 3), 8.0);

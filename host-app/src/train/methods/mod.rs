@@ -6,12 +6,13 @@
 //! - `fixed`: Gupta et al. (ICML 2015), every tensor 16-bit fixed point on the device
 //!   ([`fixed`]).
 
-pub mod cnn;
 pub mod bcgd;
 pub mod bcgd_quant;
+pub mod cnn;
 pub mod fixed;
 pub mod float32;
 pub mod li;
+pub mod wage;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,8 @@ pub enum MethodConfig {
     Bc(li::BcConfig),
     /// Blended coarse gradient descent on the host (Yin et al. 2019).
     Bcgd(bcgd::BcgdConfig),
+    /// WAGE, integers everywhere, on the host (Wu et al. 2018).
+    Wage(wage::WageConfig),
 }
 
 impl MethodConfig {
@@ -47,12 +50,19 @@ impl MethodConfig {
             MethodConfig::Sr(_) => "sr",
             MethodConfig::Bc(_) => "bc",
             MethodConfig::Bcgd(_) => "bcgd",
+            MethodConfig::Wage(_) => "wage",
         }
     }
 
     /// Whether the method runs on a board (and so needs one opened).
     pub fn uses_device(&self) -> bool {
-        !matches!(self, MethodConfig::Float32 | MethodConfig::Bc(_) | MethodConfig::Bcgd(_))
+        !matches!(
+            self,
+            MethodConfig::Float32
+                | MethodConfig::Bc(_)
+                | MethodConfig::Bcgd(_)
+                | MethodConfig::Wage(_)
+        )
     }
 }
 
@@ -174,6 +184,7 @@ pub fn build(method: &MethodConfig, args: BuildArgs) -> anyhow::Result<Box<dyn T
         )?),
         MethodConfig::Bc(cfg) => Box::new(li::Bc::new(cfg, args.init, args.lr)),
         MethodConfig::Bcgd(cfg) => Box::new(bcgd::Bcgd::new(cfg, args.init, args.lr)),
+        MethodConfig::Wage(cfg) => Box::new(wage::Wage::new(cfg, args.init, args.lr)),
     })
 }
 

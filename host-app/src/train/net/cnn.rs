@@ -127,13 +127,6 @@ pub struct CnnActivations {
     logits: Vec<f32>,
 }
 
-impl CnnActivations {
-    /// The logits, `rows x classes`.
-    pub fn logits(&self) -> &[f32] {
-        &self.logits
-    }
-}
-
 /// `X·W + b` for `rows` rows, with ReLU if `relu`.
 fn dense(x: &[f32], rows: usize, layer: &DenseF32, relu: bool) -> Vec<f32> {
     let mut z = vec![0.0f32; rows * layer.outputs];
@@ -264,10 +257,10 @@ pub fn backward_and_step(
 mod tests {
     use super::*;
 
-    /// A small CNN (12x12 images, 3x3 kernels, 2 and 3 channels, 4 classes) keeps the finite
+    /// A small CNN (14x14 images, 3x3 kernels, 2 and 3 channels, 4 classes) keeps the finite
     /// differences quick; it has every step of the LeNet one.
     const SMALL: CnnShape = CnnShape {
-        side: 12,
+        side: 14,
         k: 3,
         c1: 2,
         c2: 3,

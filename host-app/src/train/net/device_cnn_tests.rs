@@ -23,10 +23,10 @@ const FL: Formats = Formats {
     dw: 10,
 };
 
-/// 12x12 images, 3x3 kernels, 2 and 3 channels, 4 classes: every step of the LeNet CNN on
-/// a small scale (100 and 9 positions per image).
+/// 14x14 images, 3x3 kernels, 2 and 3 channels, 4 classes: every step of the LeNet CNN on
+/// a small scale (144 and 16 positions per image).
 const SMALL: CnnShape = CnnShape {
-    side: 12,
+    side: 14,
     k: 3,
     c1: 2,
     c2: 3,
@@ -108,10 +108,18 @@ fn weight_step(
     for (i, k0) in (0..k).step_by(MAX_K).enumerate() {
         let kc = MAX_K.min(k - k0);
         let (xs, ds) = (rows_of(x, k0, kc), rows_of(dz, k0, kc));
-        let pw = params((FL.a, FL.g, FL.dw), rnd, splitmix64(op_seed(seed, l, 1), i as u64));
+        let pw = params(
+            (FL.a, FL.g, FL.dw),
+            rnd,
+            splitmix64(op_seed(seed, l, 1), i as u64),
+        );
         dw = Some(gemm(&xs, true, &ds, false, dw.as_ref(), &pw).unwrap());
         let ones = mat(1, kc, vec![1 << 14; kc]);
-        let pb = params((14, FL.g, FL.dw), rnd, splitmix64(op_seed(seed, l, 2), i as u64));
+        let pb = params(
+            (14, FL.g, FL.dw),
+            rnd,
+            splitmix64(op_seed(seed, l, 2), i as u64),
+        );
         db = Some(gemm(&ones, false, &ds, false, db.as_ref(), &pb).unwrap());
     }
     let (eta_q, fl_eta) = eta_words(lr, rows, FL.w, FL.dw).unwrap();
@@ -131,9 +139,13 @@ fn weight_step(
             col_state,
         }
     };
-    let new_w = update(w, &dw.unwrap(), &up(op_seed(seed, l, 3))).unwrap().data;
+    let new_w = update(w, &dw.unwrap(), &up(op_seed(seed, l, 3)))
+        .unwrap()
+        .data;
     let bm = mat(1, b.len(), b.to_vec());
-    let new_b = update(&bm, &db.unwrap(), &up(op_seed(seed, l, 4))).unwrap().data;
+    let new_b = update(&bm, &db.unwrap(), &up(op_seed(seed, l, 4)))
+        .unwrap()
+        .data;
     (new_w, new_b)
 }
 
@@ -200,8 +212,8 @@ fn a_device_step_is_the_model_step() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     for rnd in [Rounding::Stochastic, Rounding::Nearest] {
         let mut cnn = DeviceCnn::new(board(MAX_K), &SMALL, scheme(rnd), &init, 3, 0.5).unwrap();
-        // K of the first convolution's weight gradient is 300 (5 slices of 64), of the second
-        // 27; a short last batch (2 of 3 rows) exercises partly used buffers.
+        // K of the first convolution's weight gradient is 432 (7 slices of 64), of the second
+        // 48; a short last batch (2 of 3 rows) exercises partly used buffers.
         for rows in [3, 2, 3] {
             let pixels: Vec<u8> = (0..rows * SMALL.inputs()).map(|_| rng.gen()).collect();
             let labels: Vec<u8> = (0..rows).map(|_| rng.gen_range(0..4)).collect();
@@ -216,7 +228,10 @@ fn a_device_step_is_the_model_step() {
             };
             assert_eq!(got, want, "{rnd} rows {rows}");
             for l in 0..6 {
-                assert_ne!(got[l], tensors[l], "{rnd}: the step left tensor {l} unchanged");
+                assert_ne!(
+                    got[l], tensors[l],
+                    "{rnd}: the step left tensor {l} unchanged"
+                );
             }
         }
     }
@@ -226,17 +241,31 @@ fn a_device_step_is_the_model_step() {
 fn plans_that_do_not_fit_are_refused() {
     let shape = CnnShape::LENET;
     let init = init_cnn(&shape, 1);
-    let err = DeviceCnn::new(board(4096), &shape, scheme(Rounding::Nearest), &init, 64, 0.1)
-        .err()
-        .expect("the LeNet plan does not fit 64k words")
-        .to_string();
+    let err = DeviceCnn::new(
+        board(4096),
+        &shape,
+        scheme(Rounding::Nearest),
+        &init,
+        64,
+        0.1,
+    )
+    .err()
+    .expect("the LeNet plan does not fit 64k words")
+    .to_string();
     assert!(
         err.contains("array/memory too small for this network") && err.contains("C1 (im2col)"),
         "{err}"
     );
-    let err = DeviceCnn::new(board(4096), &shape, scheme(Rounding::Nearest), &init, 200, 0.1)
-        .err()
-        .expect("200 images of 576 positions exceed a 16-bit dimension")
-        .to_string();
+    let err = DeviceCnn::new(
+        board(4096),
+        &shape,
+        scheme(Rounding::Nearest),
+        &init,
+        200,
+        0.1,
+    )
+    .err()
+    .expect("200 images of 576 positions exceed a 16-bit dimension")
+    .to_string();
     assert!(err.contains("at most 113"), "{err}");
 }
