@@ -266,7 +266,10 @@ fn bad_arguments_are_refused_before_any_work() {
         &with(&["--backend", "emulated"]),
         "array/memory too small for this network",
     );
-    refused(&with(&["--backend", "sim"]), "arrives with the device HDL");
+    refused(
+        &with(&["--backend", "sim", "--mem-words", "65536"]),
+        "--mem-words sets the model backend's memory",
+    );
     refused(&with(&["--layers", "100,10"]), "784 pixels");
     refused(&with(&["--layers", "784,30,7"]), "10 classes");
     refused(&with(&["--lr", "0"]), "positive");
@@ -325,7 +328,7 @@ fn the_cnn_trains_with_both_methods() {
                 "--epochs",
                 "1",
                 "--train-images",
-                "640",
+                "1600",
                 "--test-images",
                 "300",
                 "--batch",
@@ -339,8 +342,8 @@ fn the_cnn_trains_with_both_methods() {
         assert_eq!(c["identity"]["model"], "cnn");
         assert_eq!(c["identity"]["layers"], serde_json::json!([1, 8, 16, 10]));
         let e = &c["history"][0];
-        // 20 steps on 640 images: far from converged, but well below chance (90%).
-        assert!(e["test_error"].as_f64().unwrap() < 0.6, "{method}: {e}");
+        // 50 steps on 1,600 images: far from converged, but well below chance (90%).
+        assert!(e["test_error"].as_f64().unwrap() < 0.5, "{method}: {e}");
         assert!(
             e["weights_changed"].as_f64().unwrap() > 0.5,
             "{method}: {e}"
@@ -516,5 +519,77 @@ fn quantized_method_options_are_checked() {
     ];
     for (extra, needle) in cases {
         refused(&join(&base, extra), needle);
+    }
+}
+
+#[test]
+fn quantized_methods_resume_bit_identical() {
+    let Some(data) = data() else { return };
+    for method in [
+        &["--method", "sr", "--weight-bits", "3"][..],
+        &["--method", "bc"],
+        &["--method", "bcgd", "--weight-bits", "2"],
+        &["--method", "wage", "--lr", "4"],
+    ] {
+        let whole = fresh_dir("m-whole");
+        let parts = fresh_dir("m-parts");
+        let mut args: Vec<&str> = method.to_vec();
+        args.extend_from_slice(&[
+            "--train-images",
+            "300",
+            "--test-images",
+            "100",
+            "--batch",
+            "32",
+        ]);
+        let with = |extra: &[&'static str]| join(&args, extra);
+        train(&data, &whole, &with(&["--epochs", "2"]));
+        train(&data, &parts, &with(&["--epochs", "1"]));
+        train(&data, &parts, &with(&["--epochs", "2", "--resume"]));
+        let (a, b) = (checkpoint(&whole), checkpoint(&parts));
+        assert_eq!(
+            a["params"], b["params"],
+            "{method:?}: resumed parameters differ"
+        );
+        assert_eq!(numbers(&a), numbers(&b), "{method:?}");
+        for d in [whole, parts] {
+            std::fs::remove_dir_all(d).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_resumed_cnn_run_ends_bit_identical() {
+    let Some(data) = data() else { return };
+    for method in ["fixed", "float32"] {
+        let whole = fresh_dir(&format!("cnn-whole-{method}"));
+        let parts = fresh_dir(&format!("cnn-parts-{method}"));
+        let args = [
+            "--model",
+            "cnn",
+            "--method",
+            method,
+            "--train-images",
+            "256",
+            "--test-images",
+            "100",
+            "--batch",
+            "32",
+        ];
+        let with = |extra: &[&'static str]| join(&args, extra);
+        train(&data, &whole, &with(&["--epochs", "2"]));
+        train(&data, &parts, &with(&["--epochs", "1"]));
+        let stdout = train(&data, &parts, &with(&["--epochs", "2", "--resume"]));
+        assert!(stdout.contains("resuming after epoch 1"), "{stdout}");
+        let (a, b) = (checkpoint(&whole), checkpoint(&parts));
+        assert_eq!(a["epochs_done"], 2);
+        assert_eq!(
+            a["params"], b["params"],
+            "{method}: resumed parameters differ"
+        );
+        assert_eq!(numbers(&a), numbers(&b), "{method}");
+        for d in [whole, parts] {
+            std::fs::remove_dir_all(d).unwrap();
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The options of the quantized-training methods of `qtrain train` (r, sr, bc) and their
-//! checks: each option is refused by the methods it does not apply to.
+//! The options of the quantized-training methods of `qtrain train` (r, sr, bc, bcgd, wage)
+//! and their checks: each option is refused by the methods it does not apply to.
 
 use anyhow::{bail, ensure};
 use clap::Args;
@@ -80,7 +80,7 @@ impl QuantArgs {
     }
 }
 
-/// Options of bcgd alone.
+/// Options of bcgd and wage, which r, sr and bc refuse.
 const BCGD_ONLY: &[&str] = &["--rho", "--act-bits", "--alpha-grad", "--wage-bits"];
 
 fn refuse(given: &[&str], method: &str) -> anyhow::Result<()> {

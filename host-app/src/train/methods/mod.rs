@@ -5,6 +5,9 @@
 //! - `float32`: the baseline, on the host in `f32` with plain SGD ([`float32`]).
 //! - `fixed`: Gupta et al. (ICML 2015), every tensor 16-bit fixed point on the device
 //!   ([`fixed`]).
+//! - `r`, `sr`, `bc`: quantized weights as Li et al. (NIPS 2017) compare them ([`li`]).
+//! - `bcgd`: blended coarse gradient descent (Yin et al. 2019) ([`bcgd`]).
+//! - `wage`: Wu et al. (ICLR 2018) ([`wage`]).
 
 pub mod bcgd;
 pub mod bcgd_quant;

@@ -12,6 +12,7 @@ use super::*;
 use crate::commands::board::Backend;
 use crate::train::device::open_board;
 use crate::train::net::init_mlp;
+use crate::train::net::weight_grid::GridSpec;
 
 const FL: Formats = Formats {
     w: 14,
@@ -49,6 +50,7 @@ fn reference_step(
     seed: u64,
     lr: f64,
     rnd: Rounding,
+    grid: WeightGrid,
 ) -> Vec<Vec<i16>> {
     let rows = x.rows;
     let fwd = splitmix64(seed, 0);
@@ -124,8 +126,9 @@ fn reference_step(
             &params((14, FL.g, FL.dw), rnd, op(2)),
         )
         .unwrap();
-        let (eta_q, fl_eta) = eta_words(lr, rows, FL.w, FL.dw).unwrap();
-        let up = |seed: u64| {
+        let up = |seed: u64, grid: WeightGrid| {
+            let (eta_q, fl_eta) =
+                eta_words_on_grid(lr, rows, FL.w, FL.dw, grid.grid_shift).unwrap();
             let (row_state, col_state) = seed_states(seed);
             UpdateParams {
                 fl_w: FL.w,
@@ -133,21 +136,21 @@ fn reference_step(
                 fl_eta,
                 eta_q,
                 rounding: rnd,
-                grid_shift: 0,
-                grid_offset: 0,
-                w_min: i16::MIN,
-                w_max: i16::MAX,
+                grid_shift: grid.grid_shift,
+                grid_offset: grid.grid_offset,
+                w_min: grid.w_min,
+                w_max: grid.w_max,
                 row_state,
                 col_state,
             }
         };
-        out[2 * l] = update(w, &dw, &up(op(3))).unwrap().data;
+        out[2 * l] = update(w, &dw, &up(op(3), grid)).unwrap().data;
         let bm = Matrix {
             rows: 1,
             cols: b.len(),
             data: b.clone(),
         };
-        out[2 * l + 1] = update(&bm, &db, &up(op(4))).unwrap().data;
+        out[2 * l + 1] = update(&bm, &db, &up(op(4), WeightGrid::FULL)).unwrap().data;
         if let Some(dh) = dh {
             dz = relu_mask(&h[l], &dh).unwrap();
         }
@@ -160,9 +163,37 @@ fn a_device_step_is_the_model_step() {
     let shape = MlpShape::new(vec![12, 7, 5, 3]).unwrap();
     let init = init_mlp(&shape, 5);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    for rnd in [Rounding::Stochastic, Rounding::Nearest] {
+    // The ordinary grid, and the binary and 3-bit weight grids of --method r/sr.
+    let grids = [
+        WeightGrid::FULL,
+        GridSpec {
+            bits: 1,
+            delta_log2: -3,
+        }
+        .device_grid(FL.w)
+        .unwrap(),
+        GridSpec {
+            bits: 3,
+            delta_log2: -4,
+        }
+        .device_grid(FL.w)
+        .unwrap(),
+    ];
+    for (rnd, grid) in [Rounding::Stochastic, Rounding::Nearest]
+        .into_iter()
+        .flat_map(|r| grids.map(|g| (r, g)))
+    {
         let board = open_board(Backend::Model, Some(4096), None).unwrap();
         let mut mlp = DeviceMlp::new(board, &shape, scheme(rnd), &init, 4, 0.5).unwrap();
+        if grid != WeightGrid::FULL {
+            mlp.set_weight_grid(grid).unwrap();
+            let Params::Fixed { tensors } = mlp.params().unwrap() else {
+                panic!("fixed parameters")
+            };
+            for w in tensors.iter().step_by(2).flatten() {
+                assert_eq!(grid.snap(*w), *w, "initial weights on the grid");
+            }
+        }
         // A short last batch (3 of 4 rows) exercises the strides of a partly used buffer.
         for rows in [4, 3] {
             let pixels: Vec<u8> = (0..rows * 12).map(|_| rng.gen()).collect();
@@ -192,12 +223,12 @@ fn a_device_step_is_the_model_step() {
                     .map(|&p| quantize(f64::from(p) / 255.0, FL.a, Rounding::Nearest, &mut || 0))
                     .collect(),
             };
-            let want = reference_step(&layers, x, &labels, 77 + rows as u64, 0.5, rnd);
+            let want = reference_step(&layers, x, &labels, 77 + rows as u64, 0.5, rnd, grid);
             mlp.train_batch(&pixels, &labels, 77 + rows as u64).unwrap();
             let Params::Fixed { tensors: got } = mlp.params().unwrap() else {
                 panic!("fixed parameters")
             };
-            assert_eq!(got, want, "{rnd} rows {rows}");
+            assert_eq!(got, want, "{rnd} {grid:?} rows {rows}");
             assert_ne!(got, tensors, "the step changed nothing");
         }
     }
