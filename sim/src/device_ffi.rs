@@ -1,6 +1,5 @@
 //! The C ABI of `harness/device_harness.cpp`, loaded with libloading.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -9,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use libloading::Library;
 
 use crate::error::SimError;
+use crate::ffi::{load_shared, open_local, LibCache};
 
 /// Must equal `QT_DEV_ABI_VERSION` in the device harness.
 const ABI_VERSION: u32 = 1;
@@ -41,15 +41,8 @@ pub(crate) struct DeviceLib {
 impl DeviceLib {
     /// Loads `path`, sharing one handle per path within the process.
     pub fn load(path: &Path) -> Result<Arc<DeviceLib>, SimError> {
-        static LOADED: Mutex<Option<HashMap<PathBuf, Arc<DeviceLib>>>> = Mutex::new(None);
-        let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
-        let map = loaded.get_or_insert_with(HashMap::new);
-        if let Some(lib) = map.get(path) {
-            return Ok(lib.clone());
-        }
-        let lib = Arc::new(DeviceLib::open(path)?);
-        map.insert(path.to_path_buf(), lib.clone());
-        Ok(lib)
+        static LOADED: LibCache<DeviceLib> = Mutex::new(None);
+        load_shared(&LOADED, path, DeviceLib::open)
     }
 
     fn open(path: &Path) -> Result<DeviceLib, SimError> {
@@ -57,16 +50,7 @@ impl DeviceLib {
             path: path.to_path_buf(),
             reason,
         };
-        // SAFETY: the library is one we built from device_harness.cpp; its initialisers only
-        // set up the Verilator runtime. RTLD_LOCAL keeps its symbols away from other designs.
-        let lib = unsafe {
-            libloading::os::unix::Library::open(
-                Some(path),
-                libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
-            )
-        }
-        .map_err(|e| fail(e.to_string()))?;
-        let lib = Library::from(lib);
+        let lib = open_local(path)?;
         // SAFETY: each symbol is looked up with the exact signature the harness defines, and
         // the copied function pointers are only used while `_lib` (stored alongside) is alive.
         unsafe {

@@ -51,18 +51,48 @@ pub(crate) struct CoreLib {
     _lib: Library,
 }
 
+/// Loaded libraries, one handle per path within the process.
+pub(crate) type LibCache<T> = Mutex<Option<HashMap<PathBuf, Arc<T>>>>;
+
+/// Returns the handle `cache` holds for `path`, opening it with `open` the first time.
+pub(crate) fn load_shared<T>(
+    cache: &LibCache<T>,
+    path: &Path,
+    open: impl FnOnce(&Path) -> Result<T, SimError>,
+) -> Result<Arc<T>, SimError> {
+    let mut loaded = cache.lock().unwrap_or_else(|p| p.into_inner());
+    let map = loaded.get_or_insert_with(HashMap::new);
+    if let Some(lib) = map.get(path) {
+        return Ok(lib.clone());
+    }
+    let lib = Arc::new(open(path)?);
+    map.insert(path.to_path_buf(), lib.clone());
+    Ok(lib)
+}
+
+/// Opens a library built from one of our harnesses. RTLD_LOCAL keeps its symbols away from
+/// the other designs loaded in the same process.
+pub(crate) fn open_local(path: &Path) -> Result<Library, SimError> {
+    // SAFETY: the library is one we built from a harness in sim/harness/; its initialisers
+    // only set up the Verilator runtime.
+    let lib = unsafe {
+        libloading::os::unix::Library::open(
+            Some(path),
+            libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
+        )
+    }
+    .map_err(|e| SimError::Load {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(Library::from(lib))
+}
+
 impl CoreLib {
     /// Loads `path`, sharing one handle per path within the process.
     pub fn load(path: &Path) -> Result<Arc<CoreLib>, SimError> {
-        static LOADED: Mutex<Option<HashMap<PathBuf, Arc<CoreLib>>>> = Mutex::new(None);
-        let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
-        let map = loaded.get_or_insert_with(HashMap::new);
-        if let Some(lib) = map.get(path) {
-            return Ok(lib.clone());
-        }
-        let lib = Arc::new(CoreLib::open(path)?);
-        map.insert(path.to_path_buf(), lib.clone());
-        Ok(lib)
+        static LOADED: LibCache<CoreLib> = Mutex::new(None);
+        load_shared(&LOADED, path, CoreLib::open)
     }
 
     fn open(path: &Path) -> Result<CoreLib, SimError> {
@@ -70,16 +100,7 @@ impl CoreLib {
             path: path.to_path_buf(),
             reason,
         };
-        // SAFETY: the library is one we built from harness.cpp; its initialisers only set up
-        // the Verilator runtime. RTLD_LOCAL keeps its symbols away from other designs.
-        let lib = unsafe {
-            libloading::os::unix::Library::open(
-                Some(path),
-                libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
-            )
-        }
-        .map_err(|e| fail(e.to_string()))?;
-        let lib = Library::from(lib);
+        let lib = open_local(path)?;
         // SAFETY: each symbol is looked up with the exact signature the harness defines, and
         // the copied function pointers are only used while `_lib` (stored alongside) is alive.
         unsafe {
