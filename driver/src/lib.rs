@@ -19,4 +19,4 @@ pub mod link;
 pub mod sim_board;
 pub mod transport;
 
-pub use sim_board::{SimBoard, SimBoardError, SimCounters, SimLinkConfig};
+pub use sim_board::{engine_config, SimBoard, SimBoardError, SimCounters, SimLinkConfig};

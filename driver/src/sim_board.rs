@@ -9,10 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use qtrain_sim::{DeviceSimOptions, LinkCounters, SimDevice, SimError};
+use qtrain_sim::{DeviceGeometry, DeviceSimOptions, LinkCounters, SimDevice, SimError};
 
 use crate::accelerator::{AccelError, Accelerator};
-use crate::device::{code, Capabilities, Command, VectorOp};
+use crate::device::{code, Capabilities, Command, EngineConfig, VectorOp};
 use crate::link::{BytePipe, Link, LinkConfig, LinkStats, PipeError};
 use crate::transport::faults::{FaultInjector, TransferFault};
 
@@ -279,6 +279,27 @@ impl SimBoard {
     }
 }
 
+/// The software device's configuration that matches a `rows x cols` device built for
+/// `geometry` (CAPABILITIES `mem_words`, `max_k` and `max_body`, and every limit they set), so
+/// that a [`crate::device::DeviceEngine`] answers as that device does.
+pub fn engine_config(
+    geometry: &DeviceGeometry,
+    rows: u8,
+    cols: u8,
+    clock_hz: u32,
+    baud: u32,
+) -> EngineConfig {
+    EngineConfig {
+        mem_words: geometry.mem_words() as u32,
+        rows,
+        cols,
+        max_body: geometry.max_body() as u16,
+        max_k: geometry.max_k() as u32,
+        clock_hz,
+        baud,
+    }
+}
+
 /// The body length of the OK response to `cmd`, for the timeout.
 fn response_len(cmd: &Command) -> usize {
     match cmd {
@@ -309,6 +330,21 @@ mod tests {
     fn boards_can_move_between_threads() {
         fn assert_send<T: Send>() {}
         assert_send::<SimBoard>();
+    }
+
+    #[test]
+    fn engine_config_carries_the_geometry() {
+        let g = DeviceGeometry::new(4096, 256, 512).unwrap();
+        let cfg = engine_config(&g, 2, 3, 48_000_000, 12_000_000);
+        assert_eq!(
+            (cfg.mem_words, cfg.max_k, cfg.max_body, cfg.rows, cfg.cols),
+            (4096, 256, 512, 2, 3)
+        );
+        let caps = crate::device::DeviceEngine::new(cfg).capabilities();
+        assert_eq!(
+            (caps.mem_words, caps.max_k, caps.max_body),
+            (4096, 256, 512)
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::column_convert::HEAD_LATENCY;
 use crate::core::LAUNCH_CYCLES;
 use crate::drain::Drain;
 use crate::lfsr::Lfsr;
+use crate::macc::MACC_LATENCY;
 use crate::SCRATCH_ADDR_BITS as AB;
 use qtrain_model::{LFSR_A_MASK, LFSR_B_MASK};
 use rust_hdl::prelude::*;
@@ -23,9 +24,10 @@ pub const PHASE_FLUSH: u64 = 4;
 
 /// The count the flush phase starts from: the last beat of the last tile is issued in cycle
 /// `t`, the flush phase lasts cycles `t + 1 ..= t + 1 + F`, and the last C write (row R-1 of
-/// column C-1) happens in its final cycle `t + 2R + C + 1 + L`, with `L` = [`HEAD_LATENCY`].
+/// column C-1) happens in its final cycle `t + 2R + C + P + L`, with `L` = [`HEAD_LATENCY`]
+/// and `P` = [`MACC_LATENCY`].
 pub const fn flush_cycles(rows: usize, cols: usize) -> usize {
-    2 * rows + cols + HEAD_LATENCY
+    2 * rows + cols + HEAD_LATENCY + MACC_LATENCY - 1
 }
 
 /// The shortest tile period (beats between tile starts) the array allows: a tile's sums leave
@@ -49,7 +51,8 @@ pub const fn gemm_cycles(rows: usize, cols: usize, m: usize, k: usize, n: usize)
     } else {
         min_tile_period(rows, cols)
     };
-    (17 + LAUNCH_CYCLES + HEAD_LATENCY + 3 * rows + cols + k + (tiles - 1) * period) as u64
+    (16 + MACC_LATENCY + LAUNCH_CYCLES + HEAD_LATENCY + 3 * rows + cols + k + (tiles - 1) * period)
+        as u64
 }
 
 /// The controller of `GemmCore<R, C>` (see docs/hardware.md for the schedule).

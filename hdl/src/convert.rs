@@ -1,4 +1,4 @@
-//! The conversion of a 48-bit accumulator to a 16-bit word (numerics §4), combinational.
+//! The conversion of a 48-bit accumulator to a 16-bit word (numerics §4), two stages.
 
 use crate::extend::ZeroExtend;
 use rust_hdl::prelude::*;
@@ -8,14 +8,27 @@ pub const ROUND_NEAREST: u64 = 1;
 /// Rounding-mode code for stochastic rounding; 0 is truncate (and 3 behaves as truncate).
 pub const ROUND_STOCHASTIC: u64 = 2;
 
+/// Cycles from `Convert`'s inputs to its output.
+pub const CONVERT_LATENCY: usize = 1;
+
 /// Converts `acc` with shift `s` (6-bit two's complement, -15..=30), the rounding mode and
 /// the random word `r` into the saturated 16-bit `q` (numerics §4).
 ///
 /// Two stages, latency [`CONVERT_LATENCY`] = 1: the inputs of cycle `t` give `q` in cycle
-/// `t + 1` (`q` is combinational from the stage register). Stage 1 forms `u` and the sum
-/// `acc + u`, and the whole `s <= 0` result; stage 2 shifts the sum right and saturates. The sum is formed on 48 bits; it can only leave the 48-bit range
-/// upwards (u >= 0), and then the true result is at least `2^47 >> 30 = 2^17`, so that case
-/// saturates to +32767 directly. This is the same value as the 49-bit sum of the spec.
+/// `t + 1` (`q` is combinational from the stage register).
+///
+/// The numerics' `sat16((acc + u) >> s)` is computed without a 48-bit sum. With `y = acc >> s`
+/// and `f = acc mod 2^s`, `(acc + u) >> s = y + c` where the carry `c = [f + u >= 2^s]` (every
+/// `u` is below `2^s`). Writing `g` for the top 16 bits of the `s`-bit fraction
+/// (`floor(f · 2^16 / 2^s)`), `c = [g + r' >= 2^16]` with `r' = r` (stochastic), `0x8000`
+/// (nearest) or 0 (truncate): `u` and `g` are aligned to the same bits and everything below
+/// them is a multiple of the other's step, so it cannot carry on its own. So one 32-bit
+/// window of the accumulator, `{y[15:0], g}`, plus `r'` gives `y + c` in its upper half. The
+/// result saturates unless `acc[47 : s + 15]` are all equal (then `y` fits 16 bits), or `y + c`
+/// overflows at `0x7FFF`. For `s <= 0` the same rule holds with `y = acc << -s` and `g = 0`.
+///
+/// Stage 1 selects the window (one 64-bit right shift, or a 16-bit left shift for `s < 0`)
+/// and tests the range with a mask; stage 2 adds `r'` on 32 bits and saturates.
 #[derive(LogicBlock)]
 pub struct Convert {
     /// Clock (for the register between the two stages).
@@ -30,40 +43,36 @@ pub struct Convert {
     pub r: Signal<In, Bits<16>>,
     /// The converted, saturated word (two's complement) of the previous cycle's inputs.
     pub q: Signal<Out, Bits<16>>,
-    r_ext: ZeroExtend<16, 48>,
+    acc_ext: ZeroExtend<48, 64>,
+    left_ext: ZeroExtend<16, 32>,
+    radd_ext: ZeroExtend<16, 32>,
     zero48: Constant<Bits<48>>,
-    one48: Constant<Bits<48>>,
     ones48: Constant<Bits<48>>,
-    // All ones in the bits a value that fits 16 signed bits leaves above bit 14.
-    ones_above15: Constant<Bits<48>>,
     zero6: Constant<Bits<6>>,
-    one6: Constant<Bits<6>>,
     fifteen6: Constant<Bits<6>>,
     sixteen6: Constant<Bits<6>>,
+    zero16: Constant<Bits<16>>,
+    half16: Constant<Bits<16>>,
     q_max: Constant<Bits<16>>,
     q_min: Constant<Bits<16>>,
     mode_nearest: Constant<Bits<2>>,
     mode_stochastic: Constant<Bits<2>>,
-    u: Signal<Local, Bits<48>>,
-    sum: Signal<Local, Bits<48>>,
-    shifted: Signal<Local, Bits<48>>,
-    above: Signal<Local, Bits<48>>,
+    // {acc, 16 zero bits}: window bit i is bit s + i of it.
+    padded: Signal<Local, Bits<64>>,
+    win_src: Signal<Local, Bits<64>>,
     left: Signal<Local, Bits<6>>,
-    dropped: Signal<Local, Bits<6>>,
-    // The low 16 bits of acc << left (only those survive when acc << left fits 16 bits).
+    // acc[15:0] << -s, the whole result of s < 0 when it fits.
     widened: Signal<Local, Bits<16>>,
-    non_positive: Signal<Local, Bit>,
-    left_result: Signal<Local, Bits<16>>,
+    // Bits at or above s + 15 (those that must all equal the sign for y to fit 16 bits).
+    mask: Signal<Local, Bits<48>>,
+    sign_fill: Signal<Local, Bits<48>>,
+    win_sum: Signal<Local, Bits<32>>,
     // Stage register.
-    st_sum: DFF<Bits<48>>,
-    st_shift: DFF<Bits<6>>,
-    st_overflow: DFF<Bit>,
-    st_non_positive: DFF<Bit>,
-    st_left_result: DFF<Bits<16>>,
+    st_win: DFF<Bits<32>>,
+    st_radd: DFF<Bits<16>>,
+    st_fits: DFF<Bit>,
+    st_neg: DFF<Bit>,
 }
-
-/// Cycles from `Convert`'s inputs to its output.
-pub const CONVERT_LATENCY: usize = 1;
 
 impl Default for Convert {
     fn default() -> Self {
@@ -75,33 +84,31 @@ impl Default for Convert {
             rounding: Default::default(),
             r: Default::default(),
             q: Default::default(),
-            r_ext: Default::default(),
+            acc_ext: Default::default(),
+            left_ext: Default::default(),
+            radd_ext: Default::default(),
             zero48: Constant::new(bits(0)),
-            one48: Constant::new(bits(1)),
             ones48: Constant::new(bits(ones48)),
-            ones_above15: Constant::new(bits(ones48 >> 15)),
             zero6: Constant::new(bits(0)),
-            one6: Constant::new(bits(1)),
             fifteen6: Constant::new(bits(15)),
             sixteen6: Constant::new(bits(16)),
+            zero16: Constant::new(bits(0)),
+            half16: Constant::new(bits(0x8000)),
             q_max: Constant::new(bits(0x7FFF)),
             q_min: Constant::new(bits(0x8000)),
             mode_nearest: Constant::new(bits(ROUND_NEAREST)),
             mode_stochastic: Constant::new(bits(ROUND_STOCHASTIC)),
-            u: Default::default(),
-            sum: Default::default(),
-            shifted: Default::default(),
-            above: Default::default(),
+            padded: Default::default(),
+            win_src: Default::default(),
             left: Default::default(),
-            dropped: Default::default(),
             widened: Default::default(),
-            non_positive: Default::default(),
-            left_result: Default::default(),
-            st_sum: Default::default(),
-            st_shift: Default::default(),
-            st_overflow: Default::default(),
-            st_non_positive: Default::default(),
-            st_left_result: Default::default(),
+            mask: Default::default(),
+            sign_fill: Default::default(),
+            win_sum: Default::default(),
+            st_win: Default::default(),
+            st_radd: Default::default(),
+            st_fits: Default::default(),
+            st_neg: Default::default(),
         }
     }
 }
@@ -109,74 +116,51 @@ impl Default for Convert {
 impl Logic for Convert {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(
-            self,
-            clock,
-            st_sum,
-            st_shift,
-            st_overflow,
-            st_non_positive,
-            st_left_result
-        );
-        // ---- Stage 1.
-        self.r_ext.inp.next = self.r.val();
-        // s >= 1: the addend u of numerics §4.
-        self.u.next = self.zero48.val();
+        dff_setup!(self, clock, st_win, st_radd, st_fits, st_neg);
+        // ---- Stage 1: the window {y[15:0], g}, the range test and r'.
+        self.acc_ext.inp.next = self.acc.val();
+        self.padded.next = self.acc_ext.out.val() << self.sixteen6.val();
+        self.left.next = self.zero6.val() - self.shift.val();
+        self.widened.next = self.acc.val().get_bits::<16>(0) << self.left.val();
+        self.left_ext.inp.next = self.widened.val();
+        self.win_src.next = self.padded.val() >> self.shift.val();
+        self.st_win.d.next = self.win_src.val().get_bits::<32>(0);
+        if self.shift.val().get_bit(5) {
+            self.st_win.d.next = self.left_ext.out.val() << self.sixteen6.val();
+        }
+        self.mask.next = self.ones48.val() << (self.shift.val() + self.fifteen6.val());
+        self.sign_fill.next = self.zero48.val();
+        if self.acc.val().get_bit(47) {
+            self.sign_fill.next = self.ones48.val();
+        }
+        self.st_fits.d.next =
+            ((self.acc.val() ^ self.sign_fill.val()) & self.mask.val()) == self.zero48.val();
+        self.st_neg.d.next = self.acc.val().get_bit(47);
+        self.st_radd.d.next = self.zero16.val();
         if self.rounding.val() == self.mode_nearest.val() {
-            self.u.next = self.one48.val() << (self.shift.val() - self.one6.val());
+            self.st_radd.d.next = self.half16.val();
         }
         if self.rounding.val() == self.mode_stochastic.val() {
-            if self.shift.val() <= self.sixteen6.val() {
-                self.u.next = self.r_ext.out.val() >> (self.sixteen6.val() - self.shift.val());
-            } else {
-                self.u.next = self.r_ext.out.val() << (self.shift.val() - self.sixteen6.val());
-            }
+            self.st_radd.d.next = self.r.val();
         }
-        self.sum.next = self.acc.val() + self.u.val();
-        // s <= 0: q = sat16(acc << left); acc fits iff its bits above 15 - left are all equal.
-        self.non_positive.next =
-            self.shift.val().get_bit(5) || self.shift.val() == self.zero6.val();
-        self.left.next = self.zero6.val() - self.shift.val();
-        self.dropped.next = self.fifteen6.val() - self.left.val();
-        self.widened.next = self.acc.val().get_bits::<16>(0) << self.left.val();
-        if (self.acc.val() >> self.dropped.val()) == self.zero48.val()
-            || (self.acc.val() >> self.dropped.val()) == (self.ones48.val() >> self.dropped.val())
-        {
-            self.left_result.next = self.widened.val();
-        } else if self.acc.val().get_bit(47) {
-            self.left_result.next = self.q_min.val();
-        } else {
-            self.left_result.next = self.q_max.val();
-        }
-        self.st_sum.d.next = self.sum.val();
-        self.st_shift.d.next = self.shift.val();
-        self.st_overflow.d.next = !self.acc.val().get_bit(47) && self.sum.val().get_bit(47);
-        self.st_non_positive.d.next = self.non_positive.val();
-        self.st_left_result.d.next = self.left_result.val();
 
-        // ---- Stage 2: arithmetic right shift (the logical one plus the sign fill), saturate.
-        self.shifted.next = self.st_sum.q.val() >> self.st_shift.q.val();
-        if self.st_sum.q.val().get_bit(47) {
-            self.shifted.next = (self.st_sum.q.val() >> self.st_shift.q.val())
-                | !(self.ones48.val() >> self.st_shift.q.val());
-        }
-        self.above.next = self.shifted.val() >> self.fifteen6.val();
-        if self.st_non_positive.q.val() {
-            self.q.next = self.st_left_result.q.val();
-        } else if self.st_overflow.q.val() {
+        // ---- Stage 2: y + c in the upper half of the sum, then saturate.
+        self.radd_ext.inp.next = self.st_radd.q.val();
+        self.win_sum.next = self.st_win.q.val() + self.radd_ext.out.val();
+        if !self.st_fits.q.val() {
+            if self.st_neg.q.val() {
+                self.q.next = self.q_min.val();
+            } else {
+                self.q.next = self.q_max.val();
+            }
+        } else if !self.st_win.q.val().get_bit(31) && self.win_sum.val().get_bit(31) {
+            // y = 0x7FFF rounded up.
             self.q.next = self.q_max.val();
-        } else if self.above.val() == self.zero48.val()
-            || self.above.val() == self.ones_above15.val()
-        {
-            self.q.next = self.shifted.val().get_bits::<16>(0);
-        } else if self.shifted.val().get_bit(47) {
-            self.q.next = self.q_min.val();
         } else {
-            self.q.next = self.q_max.val();
+            self.q.next = self.win_sum.val().get_bits::<16>(16);
         }
     }
 }
-
 /// Drives a connected [`Convert`] in rust-hdl's simulator for one clock and returns its output
 /// (simulation helper for tests).
 pub fn simulate_convert(uut: &mut Convert, acc: i64, shift: i32, rounding: u8, r: u16) -> i16 {

@@ -3,6 +3,7 @@
 use crate::array::Array;
 use crate::controller::Controller;
 use crate::extend::ZeroExtend;
+use crate::ram::SizedRam;
 use rust_hdl::prelude::*;
 
 /// Cycles between an accepted `start` and the controller's own start: the core latches the
@@ -11,8 +12,9 @@ use rust_hdl::prelude::*;
 /// the controller whenever a port changes).
 pub const LAUNCH_CYCLES: usize = 1;
 
-/// Address bits of every scratchpad bank: 16,384 words of 16 bits per bank. Chosen for
-/// simulation (a 4 x 4 core holds a 256 x 256 x 256 GEMM); larger FPGAs can raise it.
+/// Address bits of every scratchpad bank: at most 16,384 words of 16 bits per bank, the
+/// default (a 4 x 4 core holds a 256 x 256 x 256 GEMM); a board's banks may be smaller
+/// ([`GemmCore::with_scratch_words`]).
 pub const SCRATCH_ADDR_BITS: usize = 14;
 
 const AB: usize = SCRATCH_ADDR_BITS;
@@ -76,9 +78,9 @@ pub struct GemmCore<const R: usize, const C: usize> {
     pub rd_data: Signal<Out, Bits<16>>,
     ctrl: Controller<R, C>,
     array: Array<R, C>,
-    a_bank: Vec<RAM<Bits<16>, AB>>,
-    b_bank: Vec<RAM<Bits<16>, AB>>,
-    c_bank: Vec<RAM<Bits<16>, AB>>,
+    a_bank: Vec<SizedRam<Bits<16>, AB>>,
+    b_bank: Vec<SizedRam<Bits<16>, AB>>,
+    c_bank: Vec<SizedRam<Bits<16>, AB>>,
     bank_id: Vec<Constant<Bits<8>>>,
     zero16: Constant<Bits<16>>,
     target_a: Constant<Bits<2>>,
@@ -105,13 +107,20 @@ pub struct GemmCore<const R: usize, const C: usize> {
     rd_bank_reg: DFF<Bits<8>>,
 }
 
-fn many<T: Default>(n: usize) -> Vec<T> {
-    (0..n).map(|_| T::default()).collect()
+impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
+    /// Banks of the full `2^SCRATCH_ADDR_BITS` words.
+    fn default() -> Self {
+        Self::with_scratch_words(1 << AB)
+    }
 }
 
-impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
-    fn default() -> Self {
+impl<const R: usize, const C: usize> GemmCore<R, C> {
+    /// A core whose scratchpad banks hold `words` words each (a power of two, at most
+    /// `2^SCRATCH_ADDR_BITS`). The ports keep their widths; a GEMM must fit the banks as
+    /// docs/architecture.md "Scratchpad layout" describes, with `words` for the bank size.
+    pub fn with_scratch_words(words: usize) -> Self {
         assert!(R <= 256 && C <= 256, "banks are addressed with 8 bits");
+        let banks = |n: usize| (0..n).map(|_| SizedRam::new(words)).collect();
         GemmCore {
             clock: Default::default(),
             start: Default::default(),
@@ -137,9 +146,9 @@ impl<const R: usize, const C: usize> Default for GemmCore<R, C> {
             rd_data: Default::default(),
             ctrl: Default::default(),
             array: Default::default(),
-            a_bank: many(R),
-            b_bank: many(C),
-            c_bank: many(C),
+            a_bank: banks(R),
+            b_bank: banks(C),
+            c_bank: banks(C),
             bank_id: (0..R.max(C))
                 .map(|i| Constant::new(bits(i as u64)))
                 .collect(),

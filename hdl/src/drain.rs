@@ -2,12 +2,14 @@
 //! the C write commands of every column (docs/hardware.md, "Drain").
 
 use crate::column_convert::HEAD_LATENCY;
+use crate::macc::MACC_LATENCY;
 use crate::SCRATCH_ADDR_BITS as AB;
 use rust_hdl::prelude::*;
 
 /// Stages of the tile-info pipeline between the issue of a tile's last beat and the cycle
-/// before its drain (whose first event is one cycle later still).
-pub const TILE_INFO_STAGES: usize = 2;
+/// before its drain (whose first event is one cycle later still): one more than the PE's
+/// latency, which delays every sum.
+pub const TILE_INFO_STAGES: usize = MACC_LATENCY + 1;
 
 /// Cycles from the issue of a tile's last beat (`tile_last` high) to its first event (`ev`).
 pub const FIRST_EVENT_DELAY: usize = TILE_INFO_STAGES + 1;

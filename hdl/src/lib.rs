@@ -36,6 +36,7 @@ pub mod extend;
 pub mod lfsr;
 pub mod link;
 pub mod macc;
+pub mod ram;
 pub mod rtlsim;
 pub mod verilog;
 
@@ -43,9 +44,10 @@ pub mod verilog;
 pub use rust_hdl;
 
 pub use crate::core::{GemmCore, SCRATCH_ADDR_BITS};
-pub use device::DeviceTop;
+pub use device::{DeviceGeometry, DeviceTop, GeometryError};
 pub use link::echo::uart_echo_verilog;
 pub use rtlsim::{simulate_gemm, simulate_gemm_acc};
 pub use verilog::{
-    device_top_verilog, gemm_core_verilog, HdlError, SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG,
+    core_verilog_sized, device_top_verilog, device_top_verilog_sized, gemm_core_verilog, HdlError,
+    SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG,
 };

@@ -1,7 +1,11 @@
 //! The MACC processing element of the output-stationary array.
 
-use crate::extend::MulS16;
+use crate::extend::{MulS16, SignExtend};
 use rust_hdl::prelude::*;
+
+/// Cycles from a beat on [`Macc`]'s inputs to the accumulator (and, for a `last` beat, the
+/// result register) that includes it: the product register, then the accumulate.
+pub const MACC_LATENCY: usize = 2;
 
 /// One processing element: signed 16 x 16 multiply, 48-bit wrapping accumulate, and one
 /// stage of the column's result chain, which carries finished 48-bit accumulators up to the
@@ -9,10 +13,13 @@ use rust_hdl::prelude::*;
 ///
 /// The operands and sidebands arrive from the array's pipeline registers (the array passes
 /// `a`/`first`/`last` right and `b` down, one register per PE), so that the edge PEs have no
-/// dangling outputs. Timing, for a beat present on the inputs in cycle `t`:
-/// - the accumulator holds the sum including that beat from `t + 1` (`first` restarts the
+/// dangling outputs. The product is registered (with its `first`/`last` flags) before the
+/// accumulate, so the multiplier and the 48-bit adder sit in different cycles (the DSP's own
+/// output register on an FPGA). Timing, for a beat present on the inputs in cycle `t`
+/// ([`MACC_LATENCY`] = 2):
+/// - the accumulator holds the sum including that beat from `t + 2` (`first` restarts the
 ///   sum, so the next dot product may start in `t + 1`);
-/// - if the beat is `last`, `result` shows the finished sum (wrapped to 48 bits) in `t + 1`;
+/// - if the beat is `last`, `result` shows the finished sum (wrapped to 48 bits) in `t + 2`;
 /// - otherwise `result` takes `chain_in` (the result of the PE below), so finished sums
 ///   move up the column one PE per cycle.
 #[derive(LogicBlock, Default)]
@@ -32,6 +39,11 @@ pub struct Macc {
     /// This PE's result register (its finished sum, or one passing through).
     pub result: Signal<Out, Bits<48>>,
     mul: MulS16,
+    // |a · b| <= 2^30: 32 bits hold every product.
+    prod: DFF<Bits<32>>,
+    prod_first: DFF<Bit>,
+    prod_last: DFF<Bit>,
+    prod_ext: SignExtend<32, 48>,
     sum: Signal<Local, Bits<48>>,
     acc: DFF<Bits<48>>,
     out: DFF<Bits<48>>,
@@ -40,18 +52,22 @@ pub struct Macc {
 impl Logic for Macc {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, acc, out);
+        dff_setup!(self, clock, prod, prod_first, prod_last, acc, out);
         self.mul.a.next = self.a.val();
         self.mul.b.next = self.b.val();
-        if self.first.val() {
-            self.sum.next = self.mul.p.val();
+        self.prod.d.next = self.mul.p.val().get_bits::<32>(0);
+        self.prod_first.d.next = self.first.val();
+        self.prod_last.d.next = self.last.val();
+        self.prod_ext.inp.next = self.prod.q.val();
+        if self.prod_first.q.val() {
+            self.sum.next = self.prod_ext.out.val();
         } else {
-            self.sum.next = self.acc.q.val() + self.mul.p.val();
+            self.sum.next = self.acc.q.val() + self.prod_ext.out.val();
         }
         self.acc.d.next = self.sum.val();
         // The finished sum goes straight into the chain from the adder, so the accumulator
         // itself is free for the next dot product in the very next cycle.
-        if self.last.val() {
+        if self.prod_last.q.val() {
             self.out.d.next = self.sum.val();
         } else {
             self.out.d.next = self.chain_in.val();
@@ -94,7 +110,7 @@ mod tests {
                 acc = wrap48(acc + i64::from(a) * i64::from(b));
                 beats.push((a, b, k == 0, k == len - 1));
             }
-            expected.push((beats.len(), acc));
+            expected.push((beats.len() - 1 + MACC_LATENCY, acc));
         }
         let mut seen = vec![];
         for cycle in 0..beats.len() + 3 {
@@ -129,6 +145,10 @@ mod tests {
         for k in 0..len {
             uut.first.next = k == 0;
             uut.last.next = k == len - 1;
+            clock_cycle!(&mut uut);
+        }
+        uut.last.next = false;
+        for _ in 1..MACC_LATENCY {
             clock_cycle!(&mut uut);
         }
         let want = wrap48((len as i64) << 30);

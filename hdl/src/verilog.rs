@@ -1,7 +1,7 @@
 //! Verilog generation for the supported core and device shapes, and the Verilator lint waivers.
 
-use crate::core::GemmCore;
-use crate::device::DeviceTop;
+use crate::core::{GemmCore, SCRATCH_ADDR_BITS};
+use crate::device::{DeviceGeometry, DeviceTop, GeometryError};
 use rust_hdl::prelude::*;
 
 /// The array shapes `(rows, cols)` that [`gemm_core_verilog`] generates (and the tests lint
@@ -23,6 +23,10 @@ lint_off -rule UNUSEDSIGNAL -file \"*\" -match \"*mem_wr_addr*\"
 // drives their `byte_valid` and `ready`, so Verilator sees a loop through the device top's UartTx
 // `ready` wire; neither output depends on the other's input (both come from registers).
 lint_off -rule UNOPTFLAT -file \"*\" -match \"*uart_out$ready*\"
+// Convert keeps only the low 32 bits of its 64-bit window shift and the upper half of its 32-bit sum.
+lint_off -rule UNUSEDSIGNAL -file \"*\" -match \"*'win_s*\"
+// The PE registers 32 bits of its 48-bit product (|a · b| <= 2^30).
+lint_off -rule UNUSEDSIGNAL -file \"*\" -match \"*'mul$p'[47:32]*\"
 // The vector unit takes its random words from its Lfsr blocks' `word`, never their `state`.
 lint_off -rule UNUSEDSIGNAL -file \"*\" -match \"*_lfsr$state*\"
 // The GEMM unit starts each piece from its Lfsr blocks' `state` (never their `word`) and
@@ -50,16 +54,19 @@ pub enum HdlError {
     /// The rust-hdl simulation went wrong.
     #[error("rust-hdl simulation: {0}")]
     Simulation(String),
+    /// A memory size the hardware cannot have.
+    #[error(transparent)]
+    Geometry(#[from] GeometryError),
 }
 
-fn verilog_of<const R: usize, const C: usize>() -> String {
-    let mut core = GemmCore::<R, C>::default();
+fn verilog_of<const R: usize, const C: usize>(scratch_words: usize) -> String {
+    let mut core = GemmCore::<R, C>::with_scratch_words(scratch_words);
     core.connect_all();
     generate_verilog(&core)
 }
 
-fn device_verilog_of<const R: usize, const C: usize>() -> String {
-    let mut top = DeviceTop::<R, C>::default();
+fn device_verilog_of<const R: usize, const C: usize>(geometry: &DeviceGeometry) -> String {
+    let mut top = DeviceTop::<R, C>::new(geometry);
     top.connect_all();
     generate_verilog(&top)
 }
@@ -77,32 +84,56 @@ fn unsupported(rows: usize, cols: usize) -> HdlError {
 }
 
 /// The Verilog of the whole device, `DeviceTop<rows, cols>` (UART in and out, framing,
-/// command engine, memory, GEMM and vector units), as rust-hdl generates it; the top module is
-/// named `top`.
+/// command engine, memory, GEMM and vector units), as rust-hdl generates it, with the memory
+/// sizes of [`DeviceGeometry::SIM`]; the top module is named `top`.
 pub fn device_top_verilog(rows: usize, cols: usize) -> Result<String, HdlError> {
+    device_top_verilog_sized(rows, cols, &DeviceGeometry::SIM)
+}
+
+/// [`device_top_verilog`] for a device of `geometry`: the same module `top` with the same
+/// ports, its memories of the geometry's sizes.
+pub fn device_top_verilog_sized(
+    rows: usize,
+    cols: usize,
+    geometry: &DeviceGeometry,
+) -> Result<String, HdlError> {
     Ok(match (rows, cols) {
-        (1, 1) => device_verilog_of::<1, 1>(),
-        (2, 2) => device_verilog_of::<2, 2>(),
-        (2, 4) => device_verilog_of::<2, 4>(),
-        (3, 5) => device_verilog_of::<3, 5>(),
-        (4, 4) => device_verilog_of::<4, 4>(),
-        (4, 8) => device_verilog_of::<4, 8>(),
-        (8, 8) => device_verilog_of::<8, 8>(),
+        (1, 1) => device_verilog_of::<1, 1>(geometry),
+        (2, 2) => device_verilog_of::<2, 2>(geometry),
+        (2, 4) => device_verilog_of::<2, 4>(geometry),
+        (3, 5) => device_verilog_of::<3, 5>(geometry),
+        (4, 4) => device_verilog_of::<4, 4>(geometry),
+        (4, 8) => device_verilog_of::<4, 8>(geometry),
+        (8, 8) => device_verilog_of::<8, 8>(geometry),
         _ => return Err(unsupported(rows, cols)),
     })
 }
 
-/// The Verilog of `GemmCore<rows, cols>` as rust-hdl generates it. The top module is named
-/// `top` (rust-hdl's convention) and has exactly the ports of docs/architecture.md.
+/// The Verilog of `GemmCore<rows, cols>` as rust-hdl generates it, with scratchpad banks of
+/// the full `2^SCRATCH_ADDR_BITS` words. The top module is named `top` (rust-hdl's convention)
+/// and has exactly the ports of docs/architecture.md.
 pub fn gemm_core_verilog(rows: usize, cols: usize) -> Result<String, HdlError> {
+    core_verilog_sized(rows, cols, 1 << SCRATCH_ADDR_BITS)
+}
+
+/// [`gemm_core_verilog`] with scratchpad banks of `scratch_words` words each (a power of two
+/// from 2 to `2^SCRATCH_ADDR_BITS`): the same ports; GEMMs must fit the smaller banks.
+pub fn core_verilog_sized(
+    rows: usize,
+    cols: usize,
+    scratch_words: usize,
+) -> Result<String, HdlError> {
+    if !(scratch_words.is_power_of_two() && (2..=1 << SCRATCH_ADDR_BITS).contains(&scratch_words)) {
+        return Err(GeometryError::ScratchWords(scratch_words).into());
+    }
     Ok(match (rows, cols) {
-        (1, 1) => verilog_of::<1, 1>(),
-        (2, 2) => verilog_of::<2, 2>(),
-        (2, 4) => verilog_of::<2, 4>(),
-        (3, 5) => verilog_of::<3, 5>(),
-        (4, 4) => verilog_of::<4, 4>(),
-        (4, 8) => verilog_of::<4, 8>(),
-        (8, 8) => verilog_of::<8, 8>(),
+        (1, 1) => verilog_of::<1, 1>(scratch_words),
+        (2, 2) => verilog_of::<2, 2>(scratch_words),
+        (2, 4) => verilog_of::<2, 4>(scratch_words),
+        (3, 5) => verilog_of::<3, 5>(scratch_words),
+        (4, 4) => verilog_of::<4, 4>(scratch_words),
+        (4, 8) => verilog_of::<4, 8>(scratch_words),
+        (8, 8) => verilog_of::<8, 8>(scratch_words),
         _ => return Err(unsupported(rows, cols)),
     })
 }
@@ -116,6 +147,22 @@ mod tests {
         for &(r, c) in SUPPORTED_SHAPES {
             assert!(gemm_core_verilog(r, c).is_ok(), "{r}x{c}");
         }
+    }
+
+    #[test]
+    fn sized_memories_appear_in_the_verilog() {
+        let core = core_verilog_sized(2, 2, 256).unwrap();
+        // Two A, two B and two C banks of 256 words, nothing larger.
+        assert_eq!(core.matches("reg [15:0] mem [0:255];").count(), 6);
+        assert!(!core.contains("[0:16383]"));
+        assert!(core_verilog_sized(2, 2, 100).is_err());
+        let g = DeviceGeometry::new(4096, 256, 512).unwrap();
+        let dev = device_top_verilog_sized(2, 2, &g).unwrap();
+        assert_eq!(dev.matches("reg [15:0] mem [0:4095];").count(), 1);
+        assert_eq!(dev.matches("reg [15:0] mem [0:255];").count(), 6);
+        assert_eq!(dev.matches("reg [7:0] mem [0:1023];").count(), 2);
+        // CAPABILITIES reports the geometry.
+        assert!(dev.contains("32'd256, 32'd4096, 16'd512"), "caps constants");
     }
 
     #[test]

@@ -137,3 +137,20 @@ fn vector_unit_lints_clean() {
     mul.connect_all();
     assert_clean("mul_u16_s16", &generate_verilog(&mul));
 }
+
+#[test]
+fn sized_devices_and_cores_lint_clean() {
+    if !verilator_available() {
+        eprintln!("SKIPPED: verilator not on PATH");
+        return;
+    }
+    // Memories below their address range (the unused address bits) and at it.
+    let small = qtrain_hdl::DeviceGeometry::new(4096, 256, 512).unwrap();
+    let verilog = qtrain_hdl::device_top_verilog_sized(2, 2, &small).unwrap();
+    assert_clean("device2x2_small", &verilog);
+    let verilog = qtrain_hdl::core_verilog_sized(3, 5, 64).unwrap();
+    assert_clean("core3x5_small", &verilog);
+    let mut ram = qtrain_hdl::ram::SizedRam::<Bits<16>, 14>::new(1024);
+    ram.connect_all();
+    assert_clean("sized_ram", &generate_verilog(&ram));
+}

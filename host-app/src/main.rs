@@ -2,6 +2,7 @@
 
 mod array_shape;
 mod commands;
+mod experiment;
 mod gemm_spec;
 mod operands;
 mod train;
@@ -39,6 +40,12 @@ enum Command {
     Gemm(commands::board::GemmArgs),
     /// Train a network on MNIST (float32 on the host, or fixed point on a board).
     Train(Box<commands::train::TrainArgs>),
+    /// Run a paper's experiment: its training runs in parallel, a table, a CSV and plots.
+    Experiment(commands::experiment::ExperimentArgs),
+    /// Build a board's bitstream (yosys, nextpnr) and its report (docs/bitstreams.md).
+    Synth(commands::synth::SynthArgs),
+    /// Load a bitstream into an attached board (openFPGALoader or iceprog).
+    Program(commands::program::ProgramArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -56,6 +63,9 @@ fn main() {
         Command::Gemm(args) => commands::board::gemm(args),
         Command::Train(args) => commands::train::train(*args),
         Command::Bench { what } => commands::train::bench(what),
+        Command::Synth(args) => commands::synth::run(args),
+        Command::Program(args) => commands::program::run(args),
+        Command::Experiment(args) => commands::experiment::experiment(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -490,7 +490,7 @@ fn quantized_method_options_are_checked() {
     let out = fresh_dir("m-bad");
     let o = out.display().to_string();
     let base = ["train", "--data", &data, "--out", &o, "--epochs", "1"];
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 11] = [
         (
             &["--method", "sr", "--rounding", "nearest"],
             "--rounding does not apply",
@@ -500,8 +500,12 @@ fn quantized_method_options_are_checked() {
         (&["--method", "bcgd", "--delta", "0.5"], "--delta"),
         (&["--method", "bcgd", "--alpha-grad", "4"], "--alpha-grad 4"),
         (
-            &["--method", "bc", "--backend", "emulated"],
-            "runs on the host",
+            &["--method", "bc", "--fl-a", "12"],
+            "--fl-a do not apply to --method bc",
+        ),
+        (
+            &["--method", "wage", "--mem-words", "100"],
+            "array/memory too small",
         ),
         (
             &["--method", "fixed", "--weight-bits", "2"],
@@ -527,7 +531,17 @@ fn quantized_methods_resume_bit_identical() {
     let Some(data) = data() else { return };
     for method in [
         &["--method", "sr", "--weight-bits", "3"][..],
+        &[
+            "--method",
+            "r",
+            "--weight-bits",
+            "8",
+            "--delta",
+            "0.0009765625",
+        ],
         &["--method", "bc"],
+        &["--model", "cnn", "--method", "bcgd"],
+        &["--model", "cnn", "--method", "sr"],
         &["--method", "bcgd", "--weight-bits", "2"],
         &["--method", "wage", "--lr", "4"],
     ] {
@@ -561,7 +575,7 @@ fn quantized_methods_resume_bit_identical() {
 #[test]
 fn a_resumed_cnn_run_ends_bit_identical() {
     let Some(data) = data() else { return };
-    for method in ["fixed", "float32"] {
+    for method in ["fixed", "float32", "wage"] {
         let whole = fresh_dir(&format!("cnn-whole-{method}"));
         let parts = fresh_dir(&format!("cnn-parts-{method}"));
         let args = [
@@ -592,4 +606,53 @@ fn a_resumed_cnn_run_ends_bit_identical() {
             std::fs::remove_dir_all(d).unwrap();
         }
     }
+}
+
+/// r, sr, bc, bcgd and wage train the CNN; the host-parameter methods (bc, bcgd, wage)
+/// stream their products through a 16K-word board with the numbers of a 4M-word one.
+#[test]
+fn quantized_methods_train_the_cnn_and_stream_through_a_small_board() {
+    let Some(data) = data() else { return };
+    for m in ["r", "sr", "bc", "bcgd", "wage"] {
+        let big = quick_method_run(
+            &data,
+            &format!("cnn-{m}"),
+            &["--method", m, "--model", "cnn"],
+        );
+        if matches!(m, "bc" | "bcgd" | "wage") {
+            let small = quick_method_run(
+                &data,
+                &format!("cnn-{m}-16k"),
+                &["--method", m, "--model", "cnn", "--mem-words", "16384"],
+            );
+            assert_eq!(big["params"], small["params"], "{m}: 16K words differ");
+            // Link bytes differ (smaller pieces, more frames); the results do not.
+            let results = |c: &Value| -> Vec<Vec<Value>> {
+                numbers(c)
+                    .into_iter()
+                    .map(|mut e| {
+                        e.pop();
+                        e
+                    })
+                    .collect()
+            };
+            assert_eq!(results(&big), results(&small), "{m}");
+        }
+    }
+    // One piece of the first convolution's weight gradient (a 512 x 8 slice of B, ...)
+    // cannot fit 2K words: refused before any work.
+    let out = fresh_dir("cnn-bc-2k");
+    let (code, _, stderr) = qtrain(&join(
+        &[
+            "train",
+            "--data",
+            &data,
+            "--out",
+            &out.display().to_string(),
+        ],
+        &["--model", "cnn", "--method", "bc", "--mem-words", "2048"],
+    ));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("array/memory too small"), "{stderr}");
+    assert!(!out.join("checkpoint.json").exists());
 }

@@ -31,34 +31,50 @@ fn verilator_present() -> bool {
 }
 
 fn train(data: &str, out: &Path, backend: &[&str]) {
-    let out_s = out.display().to_string();
-    let mut args = vec![
-        "train",
-        "--data",
+    train_method(
         data,
-        "--out",
-        &out_s,
-        "--method",
-        "fixed",
-        "--rounding",
-        "stochastic",
+        out,
+        &[
+            "--method",
+            "fixed",
+            "--rounding",
+            "stochastic",
+            "--lr",
+            "0.3",
+        ],
+        "2",
+        "48",
+        backend,
+    );
+}
+
+fn train_method(
+    data: &str,
+    out: &Path,
+    method: &[&str],
+    epochs: &str,
+    images: &str,
+    backend: &[&str],
+) {
+    let out_s = out.display().to_string();
+    let mut args = vec!["train", "--data", data, "--out", &out_s];
+    args.extend_from_slice(method);
+    args.extend_from_slice(&[
         "--layers",
         "784,12,10",
         "--batch",
         "8",
         "--epochs",
-        "2",
+        epochs,
         "--train-images",
-        "48",
+        images,
         "--test-images",
         "16",
-        "--lr",
-        "0.3",
         "--seed",
         "5",
         "--array",
         "2x2",
-    ];
+    ]);
     args.extend_from_slice(backend);
     let out = Command::new(env!("CARGO_BIN_EXE_qtrain"))
         .args(&args)
@@ -122,6 +138,44 @@ fn sim_backend_trains_bit_identically_to_the_model() {
         // The simulated device counts its clock; the software engine has none.
         assert!(me["device_cycles"].is_null(), "{me}");
         assert!(se["device_cycles"].as_u64().unwrap() > 0, "{se}");
+    }
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+/// Every quantized method runs its products (and r/sr their updates, bcgd its QRELU and
+/// QRELU_MASK) on the simulated device with the numbers of the model backend: one short
+/// epoch each.
+#[test]
+fn every_quantized_method_trains_identically_on_sim_and_model() {
+    let Some(data) = data_dir() else { return };
+    if !verilator_present() {
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("qtrain-train-sim-m-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let methods: [&[&str]; 5] = [
+        &["--method", "r", "--weight-bits", "4", "--lr", "0.3"],
+        &["--method", "sr", "--lr", "0.3"],
+        &["--method", "bc", "--lr", "0.3"],
+        &["--method", "bcgd", "--weight-bits", "2", "--lr", "0.3"],
+        &["--method", "wage", "--lr", "8"],
+    ];
+    for (i, method) in methods.iter().enumerate() {
+        let (model_dir, sim_dir) = (base.join(format!("m{i}")), base.join(format!("s{i}")));
+        train_method(
+            &data,
+            &model_dir,
+            method,
+            "1",
+            "24",
+            &["--backend", "model", "--mem-words", "65536"],
+        );
+        train_method(&data, &sim_dir, method, "1", "24", &["--backend", "sim"]);
+        let (m, s) = (checkpoint(&model_dir), checkpoint(&sim_dir));
+        assert_eq!(m["params"], s["params"], "{method:?}: parameters differ");
+        let (mh, sh) = (&m["history"][0], &s["history"][0]);
+        assert_eq!(results(mh), results(sh), "{method:?}");
+        assert!(sh["device_cycles"].as_u64().unwrap() > 0, "{sh}");
     }
     std::fs::remove_dir_all(&base).unwrap();
 }

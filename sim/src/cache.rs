@@ -99,7 +99,7 @@ pub fn cache_dir() -> Result<PathBuf, SimError> {
 
 /// FNV-1a over length-prefixed parts: a stable, dependency-free cache key (not a security
 /// boundary: the cache is the user's own directory).
-fn fnv1a128(parts: &[&[u8]]) -> u128 {
+pub(crate) fn fnv1a128(parts: &[&[u8]]) -> u128 {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013B;
     let mut h = OFFSET;
@@ -252,7 +252,7 @@ fn build_into(
 }
 
 /// Runs a build step, returning its output or a [`SimError::Build`] with the tail of it.
-fn run(stage: &'static str, cmd: &mut Command, dir: &Path) -> Result<String, SimError> {
+pub(crate) fn run(stage: &'static str, cmd: &mut Command, dir: &Path) -> Result<String, SimError> {
     let command = format!("{cmd:?}");
     let out = cmd
         .output()

@@ -11,6 +11,10 @@
 //! [`SimDevice`] simulates the whole device top (UART, framing, command engine, GEMM array)
 //! the same way, inside `harness/device_harness.cpp`, which plays the host's UART.
 //!
+//! [`GateNetlist`] synthesizes a core with yosys for iCE40 or ECP5 and hands the mapped
+//! netlist, behind the vendor cells' simulation models, to [`SimCore::from_verilog`]: the
+//! gate-level check (testbenches/tests/gate_level.rs).
+//!
 //! ```no_run
 //! use qtrain_model::{GemmParams, Matrix, Rounding};
 //! use qtrain_sim::{SimCore, SimOptions};
@@ -33,6 +37,8 @@ mod device;
 mod device_ffi;
 mod error;
 mod ffi;
+mod gate;
+mod gate_models;
 mod layout;
 mod toolchain;
 
@@ -40,5 +46,8 @@ pub use crate::cache::cache_dir;
 pub use crate::core::{SimCore, SimGemm, SimOptions};
 pub use crate::device::{DeviceSimOptions, LinkCounters, SimDevice};
 pub use crate::error::SimError;
+pub use crate::gate::{GateNetlist, GateTarget, Yosys, YOSYS_MISSING};
 pub use crate::layout::Geometry;
 pub use crate::toolchain::{verilator_version, VERILATOR_MISSING};
+/// The memory sizes a [`SimDevice`] is built with ([`DeviceSimOptions::geometry`]).
+pub use qtrain_hdl::{DeviceGeometry, GeometryError};

@@ -8,7 +8,7 @@ fn echo(clocks_per_bit: u16) -> Option<SimDevice> {
     let options = DeviceSimOptions {
         clocks_per_bit,
         clock_hz: 48_000_000,
-        trace: None,
+        ..DeviceSimOptions::default()
     };
     match SimDevice::echo(options) {
         Ok(d) => Some(d),

@@ -9,7 +9,7 @@ use qtrain_hdl::column_convert::{ColumnConvert, HEAD_LATENCY};
 use qtrain_hdl::controller::gemm_cycles;
 use qtrain_hdl::convert::{simulate_convert, Convert};
 use qtrain_hdl::lfsr::Lfsr;
-use qtrain_hdl::macc::{bits48, value48, Macc};
+use qtrain_hdl::macc::{bits48, value48, Macc, MACC_LATENCY};
 use qtrain_hdl::rust_hdl::prelude::*;
 use qtrain_hdl::{simulate_gemm, simulate_gemm_acc};
 use qtrain_model::{
@@ -136,11 +136,14 @@ fn pe_dot_products_match_model() {
             uut.last.next = k == len - 1;
             cycle(&mut uut, clock);
         }
-        // The finished sum is in the result register one cycle after the last beat, then the
-        // register goes back to passing the chain along.
-        assert_eq!(value48(uut.result.val()), acc, "trial {trial}, K = {len}");
+        // The finished sum is in the result register MACC_LATENCY cycles after the last beat,
+        // then the register goes back to passing the chain along.
         uut.first.next = false;
         uut.last.next = false;
+        for _ in 1..MACC_LATENCY {
+            cycle(&mut uut, clock);
+        }
+        assert_eq!(value48(uut.result.val()), acc, "trial {trial}, K = {len}");
         cycle(&mut uut, clock);
         assert_eq!(value48(uut.result.val()), chain, "trial {trial}");
     }

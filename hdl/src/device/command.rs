@@ -5,8 +5,9 @@ use super::command_decode::{action, status, CommandDecode, DESC_BITS, FETCH_BYTE
 use super::gemm_unit::GemmUnit;
 use super::response::{ResponseBytes, BODY_CAPS, BODY_CYCLES, BODY_NONE, BODY_STATUS};
 use super::vector_unit::VectorUnit;
-use super::{BUF_ADDR_BITS as BB, MEM_ADDR_BITS as MB, MEM_WORDS};
+use super::{DeviceGeometry, BUF_ADDR_BITS as BB, MEM_ADDR_BITS as MB};
 use crate::extend::ZeroExtend;
+use crate::ram::SizedRam;
 use rust_hdl::prelude::*;
 
 // Engine states (plain codes: Verilator -Wall rejects rust-hdl enums).
@@ -83,7 +84,7 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     pub len: Signal<Out, Bits<BB>>,
     /// FrameTx is sending.
     pub tx_busy: Signal<In, Bit>,
-    memory: RAM<Bits<16>, MB>,
+    memory: SizedRam<Bits<16>, MB>,
     gemm: GemmUnit<R, C>,
     vector: VectorUnit,
     decode: CommandDecode,
@@ -191,7 +192,16 @@ fn kb<const N: usize>(v: u64) -> Constant<Bits<N>> {
 }
 
 impl<const R: usize, const C: usize> Default for CommandEngine<R, C> {
+    /// The engine of [`DeviceGeometry::SIM`].
     fn default() -> Self {
+        Self::new(&DeviceGeometry::SIM)
+    }
+}
+
+impl<const R: usize, const C: usize> CommandEngine<R, C> {
+    /// The engine of a device of `geometry`: its memory, the GEMM unit's scratchpad banks,
+    /// and the limits it checks and reports in CAPABILITIES.
+    pub fn new(geometry: &DeviceGeometry) -> Self {
         assert!(
             R <= 255 && C <= 255,
             "CAPABILITIES reports rows and cols in a byte"
@@ -215,11 +225,11 @@ impl<const R: usize, const C: usize> Default for CommandEngine<R, C> {
             send: Default::default(),
             len: Default::default(),
             tx_busy: Default::default(),
-            memory: Default::default(),
-            gemm: Default::default(),
+            memory: SizedRam::new(geometry.mem_words()),
+            gemm: GemmUnit::new(geometry.scratch_words()),
             vector: Default::default(),
-            decode: Default::default(),
-            resp: ResponseBytes::new(R as u8, C as u8),
+            decode: CommandDecode::new(geometry),
+            resp: ResponseBytes::new(R as u8, C as u8, *geometry),
             ext_byte: Default::default(),
             ext_len: Default::default(),
             ext_prod: Default::default(),
@@ -303,7 +313,7 @@ impl<const R: usize, const C: usize> Default for CommandEngine<R, C> {
             b_last_status: kb(8 + 24 - 1),
             b_last_cycles: kb(8 + 4 - 1),
             b_last_header: kb(8 - 1),
-            mem_words: kb(MEM_WORDS as u64),
+            mem_words: kb(geometry.mem_words() as u64),
             zero16: kb(0),
             one16: kb(1),
             zero32: kb(0),

@@ -1,5 +1,6 @@
 //! Decoding and the argument checks of one command, combinational.
 
+use super::DeviceGeometry;
 use rust_hdl::prelude::*;
 
 /// Bits of the descriptor register: the command's kind and seq (header bytes 1..4) and body
@@ -207,8 +208,16 @@ fn k3(v: u64) -> Constant<Bits<3>> {
 }
 
 impl Default for CommandDecode {
+    /// The checks of [`DeviceGeometry::SIM`].
     fn default() -> Self {
-        use crate::device::{DEVICE_MAX_BODY, DEVICE_MAX_K};
+        Self::new(&DeviceGeometry::SIM)
+    }
+}
+
+impl CommandDecode {
+    /// The checks of a device of `geometry`: BAD_LENGTH beyond its `max_body`, BAD_ARGUMENT
+    /// for a READ of more than `max_body / 2` words, OUT_OF_RANGE for a K beyond its `max_k`.
+    pub fn new(geometry: &DeviceGeometry) -> Self {
         CommandDecode {
             desc: Default::default(),
             body_len: Default::default(),
@@ -307,9 +316,9 @@ impl Default for CommandDecode {
             len26: k16(26),
             len28: k16(28),
             len40: k16(40),
-            max_body: k16(DEVICE_MAX_BODY as u64),
-            max_read: k16(DEVICE_MAX_BODY as u64 / 2),
-            max_k: k16(DEVICE_MAX_K as u64),
+            max_body: k16(geometry.max_body() as u64),
+            max_read: k16(geometry.max_body() as u64 / 2),
+            max_k: k16(geometry.max_k() as u64),
             zero16: k16(0),
             one16: k16(1),
             zero32: Constant::new(bits(0)),

@@ -68,7 +68,7 @@ pub struct GemmUnit<const R: usize, const C: usize> {
     pub c_stride: Signal<In, Bits<16>>,
     /// Rows of op(A) and C.
     pub m: Signal<In, Bits<16>>,
-    /// Reduction length (1..=2^SCRATCH_ADDR_BITS).
+    /// Reduction length (1..=the scratchpad bank size).
     pub k: Signal<In, Bits<16>>,
     /// Columns of op(B) and C.
     pub n: Signal<In, Bits<16>>,
@@ -168,17 +168,30 @@ pub struct GemmUnit<const R: usize, const C: usize> {
 }
 
 impl<const R: usize, const C: usize> Default for GemmUnit<R, C> {
+    /// Scratchpad banks of the full `2^SCRATCH_ADDR_BITS` words.
     fn default() -> Self {
-        Self::with_capacity_bits(SCRATCH_ADDR_BITS)
+        Self::new(1 << SCRATCH_ADDR_BITS)
     }
 }
 
 impl<const R: usize, const C: usize> GemmUnit<R, C> {
-    /// A unit that plans pieces for banks of `2^cap_bits` words instead of the core's
-    /// `2^SCRATCH_ADDR_BITS` (`cap_bits <= SCRATCH_ADDR_BITS`), so that tests can force many
-    /// pieces on small GEMMs. K must then be at most `2^cap_bits`.
+    /// A unit whose core has scratchpad banks of `2^cap_bits` words (`cap_bits <=
+    /// SCRATCH_ADDR_BITS`), so that tests can force many pieces on small GEMMs. K must then be
+    /// at most `2^cap_bits`.
     pub fn with_capacity_bits(cap_bits: usize) -> Self {
         assert!(cap_bits <= SCRATCH_ADDR_BITS);
+        Self::new(1 << cap_bits)
+    }
+
+    /// A unit whose core has scratchpad banks of `scratch_words` words (a power of two, at
+    /// most `2^SCRATCH_ADDR_BITS`), with pieces planned for that size. K must be at most
+    /// `scratch_words`.
+    pub fn new(scratch_words: usize) -> Self {
+        assert!(
+            scratch_words.is_power_of_two() && scratch_words <= 1 << SCRATCH_ADDR_BITS,
+            "scratchpad banks of {scratch_words} words"
+        );
+        let cap_bits = scratch_words.trailing_zeros() as usize;
         let c3 = |x: u64| Constant::new(bits(x));
         let c2 = |x: u64| Constant::new(bits(x));
         GemmUnit {
@@ -209,7 +222,7 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
             rounding: Default::default(),
             row_state: Default::default(),
             col_state: Default::default(),
-            core: Default::default(),
+            core: GemmCore::with_scratch_words(scratch_words),
             planner: PiecePlanner::new(cap_bits),
             lfsr_a: Lfsr::new(LFSR_A_MASK),
             lfsr_b: Lfsr::new(LFSR_B_MASK),

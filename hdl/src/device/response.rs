@@ -1,6 +1,6 @@
 //! The bytes of a response frame's header and fixed-size body, by index.
 
-use super::{DEVICE_MAX_BODY, DEVICE_MAX_K, MEM_WORDS};
+use super::DeviceGeometry;
 use rust_hdl::prelude::*;
 
 /// Body selector: no body (an error, or a command whose body is written elsewhere).
@@ -60,11 +60,13 @@ pub struct ResponseBytes {
     pub data: Signal<Out, Bits<8>>,
     _rows: u8,
     _cols: u8,
+    _geometry: DeviceGeometry,
 }
 
 impl ResponseBytes {
-    /// The responder of an array of `rows x cols` PEs (CAPABILITIES `rows`, `cols`).
-    pub fn new(rows: u8, cols: u8) -> ResponseBytes {
+    /// The responder of an array of `rows x cols` PEs (CAPABILITIES `rows`, `cols`) in a
+    /// device of `geometry` (CAPABILITIES `max_body`, `mem_words`, `max_k`).
+    pub fn new(rows: u8, cols: u8, geometry: DeviceGeometry) -> ResponseBytes {
         ResponseBytes {
             idx: Default::default(),
             kind: Default::default(),
@@ -84,6 +86,7 @@ impl ResponseBytes {
             data: Default::default(),
             _rows: rows,
             _cols: cols,
+            _geometry: geometry,
         }
     }
 
@@ -92,9 +95,9 @@ impl ResponseBytes {
         match self.sel.val().to_u64() {
             BODY_CAPS => {
                 b.extend([PROTOCOL, HW_MAJOR, HW_MINOR, self._rows, self._cols, 0]);
-                b.extend((DEVICE_MAX_BODY as u16).to_le_bytes());
-                b.extend((MEM_WORDS as u32).to_le_bytes());
-                b.extend((DEVICE_MAX_K as u32).to_le_bytes());
+                b.extend((self._geometry.max_body() as u16).to_le_bytes());
+                b.extend((self._geometry.mem_words() as u32).to_le_bytes());
+                b.extend((self._geometry.max_k() as u32).to_le_bytes());
                 b.extend(self.clock_hz.val().to_u32().to_le_bytes());
                 b.extend(self.baud.val().to_u32().to_le_bytes());
                 b.extend(OPS.to_le_bytes());
@@ -162,9 +165,9 @@ end
 wire [287:0] frame_bytes = {{body, header}};
 always @(*) data = frame_bytes[{{idx, 3'b000}} +: 8];
 ",
-            max_k = DEVICE_MAX_K,
-            mem_words = MEM_WORDS,
-            max_body = DEVICE_MAX_BODY,
+            max_k = self._geometry.max_k(),
+            mem_words = self._geometry.mem_words(),
+            max_body = self._geometry.max_body(),
             rows = self._rows,
             cols = self._cols,
         ))

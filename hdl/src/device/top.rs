@@ -1,6 +1,7 @@
 //! `DeviceTop<R, C>`: the whole device behind one UART.
 
 use super::command::CommandEngine;
+use super::DeviceGeometry;
 use crate::link::frame_rx::FrameRx;
 use crate::link::frame_tx::FrameTx;
 use crate::link::uart_rx::UartRx;
@@ -34,7 +35,16 @@ pub struct DeviceTop<const R: usize, const C: usize> {
 }
 
 impl<const R: usize, const C: usize> Default for DeviceTop<R, C> {
+    /// The device of [`DeviceGeometry::SIM`].
     fn default() -> Self {
+        Self::new(&DeviceGeometry::SIM)
+    }
+}
+
+impl<const R: usize, const C: usize> DeviceTop<R, C> {
+    /// The device of `geometry`: memory, scratchpad banks and frame buffers of its sizes.
+    pub fn new(geometry: &DeviceGeometry) -> Self {
+        let buffer = geometry.frame_buffer_bytes();
         DeviceTop {
             clock: Default::default(),
             uart_rx: Default::default(),
@@ -43,9 +53,9 @@ impl<const R: usize, const C: usize> Default for DeviceTop<R, C> {
             clock_hz: Default::default(),
             baud: Default::default(),
             uart_in: Default::default(),
-            frame_rx: Default::default(),
-            engine: Default::default(),
-            frame_tx: Default::default(),
+            frame_rx: FrameRx::new(buffer),
+            engine: CommandEngine::new(geometry),
+            frame_tx: FrameTx::new(buffer),
             uart_out: Default::default(),
         }
     }

@@ -3,6 +3,7 @@
 
 use super::crc32::{Crc32, CRC32_RESIDUE};
 use super::{FRAME_BUF_ADDR_BITS as AB, HEADER_LEN, MAX_BLOCK_LEN, MAX_DECODED_LEN};
+use crate::ram::SizedRam;
 use rust_hdl::prelude::*;
 
 // Receiver states (plain codes: Verilator -Wall rejects rust-hdl enums).
@@ -67,7 +68,7 @@ pub struct FrameRx {
     pub overruns: Signal<Out, Bits<16>>,
     /// Zero the three counters at the next edge.
     pub clear_counters: Signal<In, Bit>,
-    buffer: RAM<Bits<8>, AB>,
+    buffer: SizedRam<Bits<8>, AB>,
     checksum: Crc32,
     state: DFF<Bits<2>>,
     // Data bytes left in the current COBS run; 0: the next byte is a code byte.
@@ -121,10 +122,29 @@ pub struct FrameRx {
     two16: Constant<Bits<16>>,
     max16: Constant<Bits<16>>,
     almost_max16: Constant<Bits<16>>,
+    // The address bits at and above the buffer's size (a power of two): a decoded byte fits
+    // while they are all zero. A mask rather than `decoded <= last`, which is constant (and
+    // lint-flagged) when the buffer spans every address.
+    buf_high: Constant<Bits<AB>>,
 }
 
 impl Default for FrameRx {
+    /// A receiver with the full `2^FRAME_BUF_ADDR_BITS`-byte buffer.
     fn default() -> FrameRx {
+        FrameRx::new(1 << AB)
+    }
+}
+
+impl FrameRx {
+    /// A receiver whose buffer holds `buffer_bytes` bytes (a power of two, at least 64, at most
+    /// `2^FRAME_BUF_ADDR_BITS`). Frames up to the protocol's largest are still received and
+    /// checked whole, but only their first `buffer_bytes` bytes are kept: a device with a small
+    /// buffer has a small `max_body`, and answers a longer frame BAD_LENGTH from its header alone.
+    pub fn new(buffer_bytes: usize) -> FrameRx {
+        assert!(
+            buffer_bytes.is_power_of_two() && (64..=1 << AB).contains(&buffer_bytes),
+            "a receive buffer of {buffer_bytes} bytes"
+        );
         let a = |v: usize| Constant::new(bits(v as u64));
         FrameRx {
             clock: Default::default(),
@@ -141,7 +161,7 @@ impl Default for FrameRx {
             frame_errors: Default::default(),
             overruns: Default::default(),
             clear_counters: Default::default(),
-            buffer: Default::default(),
+            buffer: SizedRam::new(buffer_bytes),
             checksum: Default::default(),
             state: Default::default(),
             remaining: Default::default(),
@@ -188,6 +208,7 @@ impl Default for FrameRx {
             two16: Constant::new(bits(2)),
             max16: Constant::new(bits(0xFFFF)),
             almost_max16: Constant::new(bits(0xFFFE)),
+            buf_high: a(((1 << AB) - 1) & !(buffer_bytes - 1)),
         }
     }
 }
@@ -308,7 +329,8 @@ impl Logic for FrameRx {
         // The decoded byte: into the buffer and the CRC; header fields the checks need.
         self.buffer.write_address.next = self.decoded.q.val();
         self.buffer.write_data.next = self.emit_byte.val();
-        self.buffer.write_enable.next = self.emit.val();
+        self.buffer.write_enable.next =
+            self.emit.val() && ((self.decoded.q.val() & self.buf_high.val()) == self.zero_a.val());
         self.checksum.data.next = self.emit_byte.val();
         self.checksum.enable.next = self.emit.val();
         if self.emit.val() {

@@ -3,6 +3,7 @@
 
 use super::crc32::Crc32;
 use super::{CRC_LEN, FRAME_BUF_ADDR_BITS as AB};
+use crate::ram::SizedRam;
 use rust_hdl::prelude::*;
 
 // Transmitter states (plain codes: Verilator -Wall rejects rust-hdl enums).
@@ -58,7 +59,7 @@ pub struct FrameTx {
     pub byte_valid: Signal<Out, Bit>,
     /// The UART takes the byte at the next edge.
     pub byte_ready: Signal<In, Bit>,
-    buffer: RAM<Bits<8>, AB>,
+    buffer: SizedRam<Bits<8>, AB>,
     checksum: Crc32,
     state: DFF<Bits<3>>,
     len_reg: DFF<Bits<AB>>,
@@ -97,7 +98,20 @@ pub struct FrameTx {
 }
 
 impl Default for FrameTx {
+    /// A transmitter with the full `2^FRAME_BUF_ADDR_BITS`-byte buffer.
     fn default() -> FrameTx {
+        FrameTx::new(1 << AB)
+    }
+}
+
+impl FrameTx {
+    /// A transmitter whose buffer holds `buffer_bytes` bytes (a power of two, at least 64, at
+    /// most `2^FRAME_BUF_ADDR_BITS`); `len` must then be at most `buffer_bytes`.
+    pub fn new(buffer_bytes: usize) -> FrameTx {
+        assert!(
+            buffer_bytes.is_power_of_two() && (64..=1 << AB).contains(&buffer_bytes),
+            "a transmit buffer of {buffer_bytes} bytes"
+        );
         let c3 = |v: u64| Constant::new(bits(v));
         FrameTx {
             clock: Default::default(),
@@ -110,7 +124,7 @@ impl Default for FrameTx {
             byte_data: Default::default(),
             byte_valid: Default::default(),
             byte_ready: Default::default(),
-            buffer: Default::default(),
+            buffer: SizedRam::new(buffer_bytes),
             checksum: Default::default(),
             state: Default::default(),
             len_reg: Default::default(),

@@ -41,11 +41,11 @@ pub enum Method {
     R,
     /// Quantized weights, update rounded stochastically on the device (Li et al. 2017).
     Sr,
-    /// BinaryConnect: f32 shadow weights on the host, quantized passes (Li et al. 2017).
+    /// BinaryConnect: f32 shadow weights on the host, quantized passes on the device (Li et al. 2017).
     Bc,
-    /// Blended coarse gradient descent with quantized ReLU, on the host (Yin et al. 2019).
+    /// Blended coarse gradient descent with quantized ReLU on the device, shadow weights on the host (Yin et al. 2019).
     Bcgd,
-    /// WAGE: 2-8-8-8-bit weights, activations, gradients and errors, on the host (Wu et al. 2018).
+    /// WAGE: 2-8-8-8-bit weights, activations, gradients and errors; products on the device (Wu et al. 2018).
     Wage,
 }
 

@@ -109,7 +109,7 @@ pub fn config(
             super::train::method_config(method, fixed)
         }
         Method::Wage => {
-            refuse(&fixed.given(), "wage (it runs on the host)")?;
+            refuse(&fixed.given(), "wage (its formats follow from --wage-bits)")?;
             let mut others = quant.given();
             others.retain(|n| *n != "--wage-bits");
             refuse(&others, "wage")?;
@@ -126,7 +126,10 @@ pub fn config(
             }))
         }
         Method::Bcgd => {
-            refuse(&fixed.given(), "bcgd (it runs in f32 on the host)")?;
+            refuse(
+                &fixed.given(),
+                "bcgd (its device formats are fixed, docs/training.md)",
+            )?;
             refuse(
                 &quant.given_of(&["--delta"]),
                 "bcgd (its weight scale is the projection's)",
@@ -179,11 +182,14 @@ pub fn config(
         }
         Method::Bc => {
             let given = fixed.given();
-            refuse(&given, "bc (it runs in f32 on the host)")?;
+            refuse(
+                &given,
+                "bc (its device formats are fixed, docs/training.md)",
+            )?;
             refuse(&quant.given_of(BCGD_ONLY), "bc")?;
-            Ok(MethodConfig::Bc(BcConfig {
-                grid: quant.grid()?,
-            }))
+            let grid = quant.grid()?;
+            grid.device_grid(crate::train::methods::li::BC_FORMATS.w)?;
+            Ok(MethodConfig::Bc(BcConfig { grid }))
         }
     }
 }

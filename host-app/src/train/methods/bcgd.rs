@@ -1,5 +1,6 @@
-//! `--method bcgd`: blended coarse gradient descent (Yin et al. 2019; Xin, SIAM News) on the
-//! host in f32. Per layer, float weights `w_f`, their projection `Q(w_f)` (used by the
+//! `--method bcgd`: blended coarse gradient descent (Yin et al. 2019; Xin, SIAM News): the
+//! float weights, biases and α on the host, every product and the quantized ReLU (QRELU,
+//! QRELU_MASK) on the device ([`crate::train::net::host_net`]). Per layer, float weights `w_f`, their projection `Q(w_f)` (used by the
 //! forward and backward passes) and a learnable resolution α of the quantized ReLU
 //! `σ(x, α)` of the hidden outputs. One step:
 //!
@@ -9,10 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bcgd_quant::{project, qrelu, qrelu_dalpha, qrelu_dx};
-use super::{Counters, Params, Trainer};
-use crate::train::loss::{softmax_xent, BatchOutcome};
-use crate::train::net::mlp::sgemm;
+use super::bcgd_quant::{levels, project_levels, qrelu_dalpha};
+use super::li::word;
+use super::Params;
+use crate::train::net::device_ops::Act;
+use crate::train::net::host_net::{Rules, Words};
 use crate::train::net::DenseF32;
 
 /// The options of `--method bcgd`.
@@ -32,167 +34,152 @@ impl BcgdConfig {
     /// The initial α: the ReLU's top level `L·α` at 4, a little above where the hidden
     /// pre-activations of the He-initialized network reach.
     pub fn initial_alpha(&self) -> f32 {
-        4.0 / super::bcgd_quant::levels(self.act_bits)
+        4.0 / levels(self.act_bits)
     }
 }
 
-/// The BCGD trainer.
-pub struct Bcgd {
+/// Formats of bcgd's device words: activations at FL 8 (range ±128: with QRELU outputs up
+/// to `L·α` and ternary weights, logits passed ±32 and 2-bit runs at FL 10 diverged),
+/// activation gradients at FL 14, weight gradients at FL 7 (a batch sum of activations up to
+/// `L·α` times gradients up to 1). The projected weights `δ_q·q` at FL 14, or lower when
+/// `δ_q·max|q|` would not fit 16 bits; biases at FL 8.
+const FL: crate::train::net::device_mlp::Formats = crate::train::net::device_mlp::Formats {
+    w: 14,
+    a: 8,
+    g: 14,
+    dw: 7,
+};
+
+/// BCGD's parameters and rules: float weights and biases, α per hidden layer.
+pub struct BcgdRules {
     layers: Vec<DenseF32>,
     /// α of each hidden layer's quantized ReLU.
     alpha: Vec<f32>,
     config: BcgdConfig,
-    lr: f32,
-    pixel: [f32; 256],
-}
-
-/// A forward pass: inputs of each layer and hidden pre-activations.
-struct Pass {
+    lr: f64,
+    /// Images of the step being trained (the 1/B of the mean loss).
     rows: usize,
-    /// `h[l]` feeds layer `l`.
-    h: Vec<Vec<f32>>,
-    /// Pre-activations of the hidden layers.
-    z: Vec<Vec<f32>>,
-    logits: Vec<f32>,
 }
 
-impl Bcgd {
-    /// Starts from the common initial weights.
-    pub fn new(config: &BcgdConfig, init: &[DenseF32], lr: f64) -> Bcgd {
-        Bcgd {
+/// `Q(w)` of a layer as device words: `δ_q·q` at `fl`, with `δ_q` the word nearest δ (at
+/// least 1), so that the projection the passes use is exactly a set of words.
+pub fn projected_words(w: &[f32], bits: u8) -> Words {
+    let (delta, q) = project_levels(w, bits);
+    let top = q.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0).max(1);
+    let mut fl = FL.w;
+    let mut dq;
+    loop {
+        dq = (delta * f64::from(fl).exp2()).round().max(1.0) as i64;
+        if dq * i64::from(top) <= i64::from(i16::MAX) || fl == 0 {
+            break;
+        }
+        fl -= 1;
+    }
+    Words {
+        v: q.iter()
+            .map(|&v| (dq * i64::from(v)).clamp(-32768, 32767) as i16)
+            .collect(),
+        fl,
+    }
+}
+
+impl BcgdRules {
+    /// Starts from the common initial weights and α.
+    pub fn new(config: &BcgdConfig, init: &[DenseF32], lr: f64) -> BcgdRules {
+        BcgdRules {
             layers: init.to_vec(),
             alpha: vec![config.initial_alpha(); init.len().saturating_sub(1)],
             config: *config,
-            lr: lr as f32,
-            pixel: std::array::from_fn(|p| p as f32 / 255.0),
+            lr,
+            rows: 1,
         }
     }
 
-    fn projected(&self) -> Vec<Vec<f32>> {
-        self.layers
-            .iter()
-            .map(|l| project(&l.w, self.config.weight_bits))
-            .collect()
-    }
-
-    fn forward(&self, wq: &[Vec<f32>], pixels: &[u8], rows: usize) -> Pass {
-        let mut h = vec![pixels
-            .iter()
-            .map(|&p| self.pixel[usize::from(p)])
-            .collect::<Vec<f32>>()];
-        let mut z = Vec::new();
-        let n = self.layers.len();
-        for (l, layer) in self.layers.iter().enumerate() {
-            let mut out = vec![0.0f32; rows * layer.outputs];
-            for row in out.chunks_exact_mut(layer.outputs) {
-                row.copy_from_slice(&layer.b);
-            }
-            sgemm(
-                rows,
-                layer.inputs,
-                layer.outputs,
-                &h[l],
-                false,
-                &wq[l],
-                false,
-                1.0,
-                &mut out,
-            );
-            if l + 1 == n {
-                return Pass {
-                    rows,
-                    h,
-                    z,
-                    logits: out,
-                };
-            }
-            let a = self.alpha[l];
-            h.push(
-                out.iter()
-                    .map(|&x| qrelu(x, a, self.config.act_bits))
-                    .collect(),
-            );
-            z.push(out);
-        }
-        unreachable!("a network has at least one layer")
-    }
-
-    fn outcome(&self, pass: &Pass, labels: &[u8]) -> (BatchOutcome, Vec<f64>) {
-        let logits: Vec<f64> = pass.logits.iter().map(|&v| f64::from(v)).collect();
-        softmax_xent(&logits, labels, self.layers.last().map_or(1, |l| l.outputs))
+    /// α of hidden layer `l` as the QRELU step word at FL a (at least one step).
+    fn alpha_word(&self, l: usize) -> i16 {
+        word(f64::from(self.alpha[l]), FL.a).max(1)
     }
 }
 
-impl Trainer for Bcgd {
-    fn train_batch(
-        &mut self,
-        pixels: &[u8],
-        labels: &[u8],
-        _seed: u64,
-    ) -> anyhow::Result<BatchOutcome> {
-        let wq = self.projected();
-        let pass = self.forward(&wq, pixels, labels.len());
-        let (outcome, grad) = self.outcome(&pass, labels);
-        let rows = pass.rows;
-        let eta = self.lr / rows as f32;
-        let rho = self.config.rho as f32;
-        let bits = self.config.act_bits;
-        let mut dz: Vec<f32> = grad.iter().map(|&g| g as f32).collect();
-        for l in (0..self.layers.len()).rev() {
-            let (inputs, outputs) = (self.layers[l].inputs, self.layers[l].outputs);
-            let mut dw = vec![0.0f32; inputs * outputs];
-            sgemm(
-                inputs, rows, outputs, &pass.h[l], true, &dz, false, 0.0, &mut dw,
-            );
-            let below = (l > 0).then(|| {
-                let mut dh = vec![0.0f32; rows * inputs];
-                sgemm(
-                    rows, outputs, inputs, &dz, false, &wq[l], true, 0.0, &mut dh,
-                );
-                let (zb, a) = (&pass.z[l - 1], self.alpha[l - 1]);
-                let dalpha: f32 = dh
-                    .iter()
-                    .zip(zb)
-                    .map(|(&d, &x)| d * qrelu_dalpha(x, a, bits, self.config.alpha_grad))
-                    .sum();
-                dh.iter_mut()
-                    .zip(zb)
-                    .for_each(|(d, &x)| *d *= qrelu_dx(x, a, bits));
-                (dh, dalpha)
-            });
-            let layer = &mut self.layers[l];
-            for ((w, &q), g) in layer.w.iter_mut().zip(&wq[l]).zip(&dw) {
-                *w = (1.0 - rho) * *w + rho * q - eta * g;
-            }
-            for (j, b) in layer.b.iter_mut().enumerate() {
-                let g: f32 = dz.iter().skip(j).step_by(outputs).sum();
-                *b -= eta * g;
-            }
-            if let Some((dh, dalpha)) = below {
-                // α is a resolution: it stays positive.
-                self.alpha[l - 1] = (self.alpha[l - 1] - eta * dalpha).max(1e-4);
-                dz = dh;
-            }
+impl Rules for BcgdRules {
+    fn input_fl(&self) -> u8 {
+        FL.a
+    }
+
+    fn weights(&self, l: usize) -> Words {
+        projected_words(&self.layers[l].w, self.config.weight_bits)
+    }
+
+    fn bias(&self, l: usize) -> Option<Words> {
+        Some(Words {
+            v: self.layers[l]
+                .b
+                .iter()
+                .map(|&b| word(f64::from(b), FL.a))
+                .collect(),
+            fl: FL.a,
+        })
+    }
+
+    fn z_fl(&self, _: usize, _: u8, _: u8) -> u8 {
+        FL.a
+    }
+
+    fn act(&self, l: usize, _: u8) -> Act {
+        Act::Qrelu {
+            alpha: self.alpha_word(l),
+            bits: self.config.act_bits,
         }
-        Ok(outcome)
     }
 
-    fn eval_batch(
-        &mut self,
-        pixels: &[u8],
-        labels: &[u8],
-        _seed: u64,
-    ) -> anyhow::Result<BatchOutcome> {
-        let wq = self.projected();
-        let pass = self.forward(&wq, pixels, labels.len());
-        Ok(self.outcome(&pass, labels).0)
+    fn top_grad(&mut self, grad: &[f64], _: u64) -> Words {
+        let classes = self.layers.last().map_or(1, |l| l.outputs);
+        self.rows = grad.len() / classes;
+        Words {
+            v: grad.iter().map(|&g| word(g, FL.g)).collect(),
+            fl: FL.g,
+        }
     }
 
-    fn params(&mut self) -> anyhow::Result<Params> {
-        Ok(super::f32_params(
-            &self.layers,
-            std::slice::from_ref(&self.alpha),
-        ))
+    fn dx_fl(&self, _: usize, _: u8, _: u8) -> u8 {
+        FL.g
+    }
+
+    /// The α step (Xin eq. 3): `∂f/∂α = Σ dH·∂σ/∂α` at the pre-activations, with the α the
+    /// device used.
+    fn finish_mask(&mut self, l: usize, dz: Words, z: &Words, dh: &Words) -> Words {
+        let a = f64::from(self.alpha_word(l)) * (-f64::from(FL.a)).exp2();
+        let (bits, valued) = (self.config.act_bits, self.config.alpha_grad);
+        let dalpha: f64 = (0..dh.v.len())
+            .map(|i| {
+                dh.value(i) * f64::from(qrelu_dalpha(z.value(i) as f32, a as f32, bits, valued))
+            })
+            .sum();
+        let eta = self.lr / self.rows as f64;
+        // α is a resolution: it stays positive.
+        self.alpha[l] = ((f64::from(self.alpha[l]) - eta * dalpha) as f32).max(1e-4);
+        dz
+    }
+
+    fn dw_fl(&self, _: usize, _: &Words, _: &Words) -> u8 {
+        FL.dw
+    }
+
+    /// `w_f <- (1 - ρ)·w_f + ρ·Q(w_f) - η·dW`, `b <- b - η·db`.
+    fn update(&mut self, l: usize, q: &Words, dw: &Words, db: &[f64], rows: usize, _: u64) {
+        let eta = self.lr / rows as f64;
+        let rho = self.config.rho;
+        let layer = &mut self.layers[l];
+        for (i, w) in layer.w.iter_mut().enumerate() {
+            *w = ((1.0 - rho) * f64::from(*w) + rho * q.value(i) - eta * dw.value(i)) as f32;
+        }
+        for (b, g) in layer.b.iter_mut().zip(db) {
+            *b = (f64::from(*b) - eta * g) as f32;
+        }
+    }
+
+    fn params(&self) -> Params {
+        super::f32_params(&self.layers, std::slice::from_ref(&self.alpha))
     }
 
     fn set_params(&mut self, p: &Params) -> anyhow::Result<()> {
@@ -203,15 +190,11 @@ impl Trainer for Bcgd {
         Ok(())
     }
 
-    fn counters(&mut self) -> anyhow::Result<Counters> {
-        Ok(Counters::default())
-    }
-
     fn describe(&self) -> String {
         let c = self.config;
         format!(
-            "BCGD on the host (f32): {}-bit weight projections, {}-bit quantized ReLU with learned α \
-             ({}-valued coarse derivative), ρ = {:e}",
+            "BCGD: f32 shadow weights and α on the host, {}-bit weight projections, {}-bit QRELU \
+             with learned α ({}-valued coarse derivative), ρ = {:e}",
             c.weight_bits, c.act_bits, c.alpha_grad, c.rho
         )
     }
@@ -220,54 +203,92 @@ impl Trainer for Bcgd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::net::{init_mlp, MlpShape};
+    use crate::train::methods::li::tests::{by_hand, net, LABELS, PIXELS};
 
-    fn loss(b: &Bcgd, wq: &[Vec<f32>], pixels: &[u8], labels: &[u8]) -> f64 {
-        let pass = b.forward(wq, pixels, labels.len());
-        b.outcome(&pass, labels).0.loss_sum
-    }
-
-    /// With ρ = 0 and a 1-layer network the step is plain SGD at the projected weights; the
-    /// blend with ρ = 1 and no gradient moves the float weights onto the projection.
+    /// The blended step `w_f <- (1 - ρ)·w_f + ρ·Q(w_f) - η·∇f(Q(w_f))`, with the 1-bit
+    /// projection `Q(w) = mean|w|·sign(w)` and the gradient computed here by hand.
     #[test]
-    fn blend_and_coarse_gradient() {
-        let shape = MlpShape::new(vec![4, 3]).unwrap();
-        let init = init_mlp(&shape, 5);
-        let pixels = [10u8, 200, 30, 0, 255, 1, 2, 3];
-        let labels = [0u8, 2];
+    fn the_blended_update_of_the_float_weights() {
+        let w0 = [
+            0.3f32, -0.2, 0.1, -0.6, 0.05, 0.2, 0.4, -0.1, 0.0, 0.2, -0.3, 0.45,
+        ];
+        let init = [DenseF32 {
+            inputs: 4,
+            outputs: 3,
+            w: w0.to_vec(),
+            b: vec![0.0; 3],
+        }];
         let cfg = BcgdConfig {
             weight_bits: 1,
-            act_bits: 2,
-            rho: 1.0,
+            act_bits: 4,
+            rho: 0.25,
             alpha_grad: 3,
         };
-        let mut b = Bcgd::new(&cfg, &init, 1e-30);
-        let wq = b.projected();
-        b.train_batch(&pixels, &labels, 0).unwrap();
-        assert_eq!(b.layers[0].w, wq[0]);
-
-        let mut b = Bcgd::new(&BcgdConfig { rho: 0.0, ..cfg }, &init, 2.0);
-        let wq = b.projected();
-        let before = b.layers[0].w.clone();
-        let h = 1e-2f32;
-        let numeric: Vec<f64> = [0, 5, 11]
+        let mut rules = BcgdRules::new(&cfg, &init, 1.0);
+        let mean = w0.iter().map(|w| f64::from(w.abs())).sum::<f64>() / 12.0;
+        // δ = mean|w|, rounded to the nearest word at FL 14.
+        let mean = (mean * 16384.0).round() / 16384.0;
+        let q: Vec<f64> = w0
             .iter()
-            .map(|&i| {
-                let (mut plus, mut minus) = (wq.clone(), wq.clone());
-                plus[0][i] += h;
-                minus[0][i] -= h;
-                (loss(&b, &plus, &pixels, &labels) - loss(&b, &minus, &pixels, &labels))
-                    / f64::from(2.0 * h)
-            })
+            .map(|&w| if w >= 0.0 { mean } else { -mean })
             .collect();
-        b.train_batch(&pixels, &labels, 0).unwrap();
-        for (k, i) in [0, 5, 11].into_iter().enumerate() {
-            // lr = rows: the step subtracts the gradient of the summed loss.
-            let analytic = f64::from(before[i] - b.layers[0].w[i]);
-            assert!(
-                (numeric[k] - analytic).abs() < 2e-3,
-                "{i}: {} vs {analytic}",
-                numeric[k]
+        let words = rules.weights(0);
+        assert_eq!(words.fl, 14);
+        assert_eq!(
+            words.v,
+            q.iter().map(|&v| (v * 16384.0) as i16).collect::<Vec<_>>()
+        );
+        let (_, _, dw) = by_hand(&q, &[0.0; 3]);
+        net(vec![4, 3], true)
+            .train_batch(&mut rules, &PIXELS, &LABELS, 9)
+            .unwrap();
+        let eta = 0.5;
+        for i in 0..12 {
+            let want = 0.75 * f64::from(w0[i]) + 0.25 * q[i] - eta * dw[i];
+            let got = f64::from(rules.layers[i / 12].w[i]);
+            assert!((got - want).abs() < eta * 1e-2, "w{i}: {got} vs {want}");
+        }
+    }
+
+    /// The α step of Xin eq. 3 from pre-activations and incoming gradients, both coarse
+    /// derivatives: 3-valued `0 / 2^(b-1) / L`, 2-valued `0 / L`, on `x <= 0`,
+    /// `0 < x <= L·α`, `x > L·α`.
+    #[test]
+    fn the_alpha_step_uses_the_coarse_derivative() {
+        let init = crate::train::net::init_mlp(
+            &crate::train::net::MlpShape::new(vec![4, 2, 3]).unwrap(),
+            1,
+        );
+        for (valued, mid) in [(3u8, 2.0), (2, 0.0)] {
+            let cfg = BcgdConfig {
+                weight_bits: 1,
+                act_bits: 2,
+                rho: 0.0,
+                alpha_grad: valued,
+            };
+            let mut rules = BcgdRules::new(&cfg, &init, 0.02);
+            rules.alpha[0] = 0.5; // L·α = 1.5; exact at FL 8 (128).
+            rules.rows = 2;
+            // x = -1, 0.25, 1.5, 2 (FL 8) with incoming gradients 1, ~2, 1.5, 1 (FL 14).
+            let z = Words {
+                v: vec![-256, 64, 384, 512],
+                fl: 8,
+            };
+            let dh = Words {
+                v: vec![16384, 32767, 24576, 16384],
+                fl: 14,
+            };
+            rules.finish_mask(0, dh.clone(), &z, &dh);
+            // ∂f/∂α = 0·1 + mid·(~2) + mid·1.5 + L·1 with L = 3.
+            let d = mid * (dh.value(1) + dh.value(2)) + 3.0 * dh.value(3);
+            let want = 0.5 - 0.01 * d;
+            assert!((f64::from(rules.alpha[0]) - want).abs() < 1e-6, "{valued}");
+            assert_eq!(
+                rules.act(0, 8),
+                Act::Qrelu {
+                    alpha: word(want, 8).max(1),
+                    bits: 2
+                }
             );
         }
     }

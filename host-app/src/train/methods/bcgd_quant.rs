@@ -10,16 +10,24 @@
 ///   `t = argmax (Σ_top-t |w|)^2 / t` and `δ = Σ_top-t |w| / t`;
 /// - k >= 3 bits: alternate `q = clamp(round(w/δ), -m, m)` and `δ = <w, q>/<q, q>` (each
 ///   step lowers `|w - δq|`), from `δ = max|w| / m`.
+#[cfg(test)]
 pub fn project(w: &[f32], bits: u8) -> Vec<f32> {
+    let (delta, q) = project_levels(w, bits);
+    q.iter().map(|&v| (f64::from(v) * delta) as f32).collect()
+}
+
+/// [`project`] as its scale δ and integer levels `q` (`Q(w) = δ·q`).
+pub fn project_levels(w: &[f32], bits: u8) -> (f64, Vec<i32>) {
     if w.is_empty() {
-        return Vec::new();
+        return (0.0, Vec::new());
     }
     match bits {
         0 | 1 => {
             let delta = w.iter().map(|x| f64::from(x.abs())).sum::<f64>() / w.len() as f64;
-            w.iter()
-                .map(|&x| (if x >= 0.0 { delta } else { -delta }) as f32)
-                .collect()
+            (
+                delta,
+                w.iter().map(|&x| if x >= 0.0 { 1 } else { -1 }).collect(),
+            )
         }
         2 => {
             let mut idx: Vec<usize> = (0..w.len()).collect();
@@ -33,17 +41,17 @@ pub fn project(w: &[f32], bits: u8) -> Vec<f32> {
                 }
             }
             let delta = best_sum / best_t as f64;
-            let mut q = vec![0.0f32; w.len()];
+            let mut q = vec![0i32; w.len()];
             for &i in &idx[..best_t] {
-                q[i] = (delta * f64::from(w[i].signum())) as f32;
+                q[i] = if w[i] >= 0.0 { 1 } else { -1 };
             }
-            q
+            (delta, q)
         }
         k => {
             let m = f64::from((1u32 << (k.min(16) - 1)) - 1);
             let max = w.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max);
             if max == 0.0 {
-                return vec![0.0; w.len()];
+                return (0.0, vec![0; w.len()]);
             }
             let mut delta = max / m;
             let levels = |d: f64| -> Vec<f64> {
@@ -65,7 +73,7 @@ pub fn project(w: &[f32], bits: u8) -> Vec<f32> {
                     break;
                 }
             }
-            levels(delta).iter().map(|v| (v * delta) as f32).collect()
+            (delta, levels(delta).iter().map(|&v| v as i32).collect())
         }
     }
 }
@@ -77,6 +85,7 @@ pub fn levels(bits: u8) -> f32 {
 
 /// The quantized ReLU (Xin eq. 1, numerics §7.3): 0 for `x <= 0`, `k·α` for
 /// `(k-1)·α < x <= k·α`, `L·α` above `L·α`.
+#[cfg(test)]
 pub fn qrelu(x: f32, alpha: f32, bits: u8) -> f32 {
     if x <= 0.0 {
         0.0
@@ -86,6 +95,7 @@ pub fn qrelu(x: f32, alpha: f32, bits: u8) -> f32 {
 }
 
 /// The straight-through coarse derivative with respect to `x`: 1 on `0 < x <= L·α`.
+#[cfg(test)]
 pub fn qrelu_dx(x: f32, alpha: f32, bits: u8) -> f32 {
     if x > 0.0 && x <= levels(bits) * alpha {
         1.0

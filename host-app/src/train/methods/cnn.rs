@@ -3,11 +3,16 @@
 
 use anyhow::{bail, ensure, Context};
 
-use super::{fixed::FixedConfig, Counters, MethodConfig, Params, Trainer};
+use qtrain_model::Rounding;
+
+use super::{Counters, MethodConfig, Params, Trainer};
 use crate::train::device::TrainingBoard;
 use crate::train::loss::BatchOutcome;
 use crate::train::net::cnn::{self, CnnShape};
 use crate::train::net::device_cnn::DeviceCnn;
+use crate::train::net::device_mlp::FixedScheme;
+use crate::train::net::host_net::Topology;
+use crate::train::net::weight_grid::WeightGrid;
 use crate::train::net::DenseF32;
 
 /// Everything a CNN method is built from.
@@ -28,12 +33,42 @@ pub struct CnnBuildArgs<'a> {
 pub fn build_cnn(method: &MethodConfig, args: CnnBuildArgs) -> anyhow::Result<Box<dyn Trainer>> {
     Ok(match method {
         MethodConfig::Float32 => Box::new(Float32Cnn::new(*args.shape, args.init, args.lr)),
-        MethodConfig::Fixed(cfg) => Box::new(FixedCnn::new(cfg, args)?),
-        #[allow(unreachable_patterns)]
-        other => bail!(
-            "--method {} is not implemented for --model cnn (float32 and fixed are)",
-            other.name()
-        ),
+        MethodConfig::Fixed(cfg) => {
+            let what = format!(
+                "fixed 16-bit on the device (im2col, pooling and col2im on the host, exact): FL \
+                 w/a/g/dw = {}/{}/{}/{}, rounding {}",
+                cfg.fl.w, cfg.fl.a, cfg.fl.g, cfg.fl.dw, cfg.rounding
+            );
+            Box::new(FixedCnn::new(cfg.scheme(), None, what, args)?)
+        }
+        MethodConfig::R(cfg) | MethodConfig::Sr(cfg) => {
+            let rounding = if matches!(method, MethodConfig::R(_)) {
+                Rounding::Nearest
+            } else {
+                Rounding::Stochastic
+            };
+            let grid = cfg.grid.device_grid(cfg.fl.w)?;
+            let what = format!(
+                "{}-bit weights (step 2^{}) updated on the device with {rounding} rounding, no \
+                 float copy; FL w/a/g/dw = {}/{}/{}/{}",
+                cfg.grid.bits, cfg.grid.delta_log2, cfg.fl.w, cfg.fl.a, cfg.fl.g, cfg.fl.dw
+            );
+            let scheme = FixedScheme {
+                fl: cfg.fl,
+                gemm_rounding: Rounding::Nearest,
+                grad_rounding: Rounding::Nearest,
+                update_rounding: rounding,
+            };
+            Box::new(FixedCnn::new(scheme, Some(grid), what, args)?)
+        }
+        MethodConfig::Bc(_) | MethodConfig::Bcgd(_) | MethodConfig::Wage(_) => super::host_rules(
+            method,
+            Topology::Cnn(*args.shape),
+            args.init,
+            args.batch,
+            args.lr,
+            args.board,
+        )?,
     })
 }
 
@@ -121,30 +156,30 @@ impl Trainer for Float32Cnn {
     }
 }
 
-/// The fixed-point CNN: a [`DeviceCnn`] with one rounding mode.
+/// The CNN with its weights as words on the device: `fixed` (any word), `r` and `sr` (the
+/// weights on a grid, updated onto it).
 pub struct FixedCnn {
     net: DeviceCnn,
-    config: FixedConfig,
+    what: String,
 }
 
 impl FixedCnn {
-    /// Lays the CNN out on the board and writes the initial weights.
-    pub fn new(config: &FixedConfig, args: CnnBuildArgs) -> anyhow::Result<FixedCnn> {
+    /// Lays the CNN out on the board and writes the initial weights (moved to `grid`'s
+    /// nearest points if there is one); `what` describes the method for the log.
+    pub fn new(
+        scheme: FixedScheme,
+        grid: Option<WeightGrid>,
+        what: String,
+        args: CnnBuildArgs,
+    ) -> anyhow::Result<FixedCnn> {
         let board = args
             .board
-            .context("--method fixed runs on a device: it needs a --backend")?;
-        let net = DeviceCnn::new(
-            board,
-            args.shape,
-            config.scheme(),
-            args.init,
-            args.batch,
-            args.lr,
-        )?;
-        Ok(FixedCnn {
-            net,
-            config: *config,
-        })
+            .context("this method runs on a device: it needs a --backend")?;
+        let mut net = DeviceCnn::new(board, args.shape, scheme, args.init, args.batch, args.lr)?;
+        if let Some(g) = grid {
+            net.set_weight_grid(g)?;
+        }
+        Ok(FixedCnn { net, what })
     }
 }
 
@@ -180,15 +215,9 @@ impl Trainer for FixedCnn {
     }
 
     fn describe(&self) -> String {
-        let f = self.config.fl;
         format!(
-            "fixed 16-bit on the device (im2col, pooling and col2im on the host, exact): FL \
-             w/a/g/dw = {}/{}/{}/{}, rounding {}, {} words of device memory",
-            f.w,
-            f.a,
-            f.g,
-            f.dw,
-            self.config.rounding,
+            "{}, {} words of device memory",
+            self.what,
             self.net.plan_words()
         )
     }

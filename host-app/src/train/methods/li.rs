@@ -12,7 +12,8 @@
 //!   and backward passes use.
 //!
 //! Biases are not quantized (the paper quantizes weights): 16-bit fixed point for r/sr, f32
-//! for bc.
+//! for bc. bc keeps its float weights on the host and runs every product on the device
+//! ([`crate::train::net::host_net`]).
 
 use anyhow::Context;
 use qtrain_model::Rounding;
@@ -21,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use super::{BuildArgs, Counters, Params, Trainer};
 use crate::train::loss::BatchOutcome;
 use crate::train::net::device_mlp::{DeviceMlp, FixedScheme, Formats};
+use crate::train::net::device_ops::Act;
+use crate::train::net::host_net::{HostNet, HostTrainer, Rules, Topology, Words};
 use crate::train::net::weight_grid::GridSpec;
-use crate::train::net::{mlp, DenseF32};
+use crate::train::net::DenseF32;
 
 /// The options of `--method r` and `--method sr`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,127 +123,230 @@ pub struct BcConfig {
     pub grid: GridSpec,
 }
 
-/// BinaryConnect on the host in f32.
-pub struct Bc {
+/// The formats of bc's device words: the weights' grid points at FL 14 (exact, checked),
+/// activations at FL 10, activation gradients at FL 14, weight gradients at FL 10, the
+/// defaults of `--method fixed`.
+pub const BC_FORMATS: Formats = Formats {
+    w: 14,
+    a: 10,
+    g: 14,
+    dw: 10,
+};
+
+/// BinaryConnect: float shadow weights on the host, every product on the device with the
+/// quantized weights.
+pub struct BcRules {
     /// The float weights (clipped to the grid's span) and biases.
     layers: Vec<DenseF32>,
     grid: GridSpec,
-    lr: f32,
-    pixel: [f32; 256],
+    lr: f64,
 }
 
-impl Bc {
-    /// Starts from the common initial weights, clipped to the grid's span.
-    pub fn new(config: &BcConfig, init: &[DenseF32], lr: f64) -> Bc {
+impl BcRules {
+    /// Starts from the common initial weights, clipped to the grid's span; errors if the
+    /// grid's points are not words at FL 14.
+    pub fn new(config: &BcConfig, init: &[DenseF32], lr: f64) -> anyhow::Result<BcRules> {
+        config.grid.device_grid(BC_FORMATS.w)?;
         let mut layers = init.to_vec();
         for l in &mut layers {
             l.w.iter_mut().for_each(|w| *w = config.grid.clip(*w));
         }
-        Bc {
+        Ok(BcRules {
             layers,
             grid: config.grid,
-            lr: lr as f32,
-            pixel: std::array::from_fn(|p| p as f32 / 255.0),
-        }
-    }
-
-    /// The network with quantized weights, as the passes see it.
-    fn quantized(&self) -> Vec<DenseF32> {
-        self.layers
-            .iter()
-            .map(|l| DenseF32 {
-                w: l.w.iter().map(|&w| self.grid.quantize(w)).collect(),
-                ..l.clone()
-            })
-            .collect()
-    }
-
-    fn input(&self, pixels: &[u8]) -> Vec<f32> {
-        pixels.iter().map(|&p| self.pixel[usize::from(p)]).collect()
+            lr,
+        })
     }
 }
 
-impl Trainer for Bc {
-    fn train_batch(
-        &mut self,
-        pixels: &[u8],
-        labels: &[u8],
-        _seed: u64,
-    ) -> anyhow::Result<BatchOutcome> {
-        let q = self.quantized();
-        let act = mlp::forward(&q, self.input(pixels), labels.len());
-        let (outcome, grad) = mlp::outcome(&q, &act, labels);
-        let eta = self.lr / labels.len() as f32;
-        for (layer, (dw, db)) in self.layers.iter_mut().zip(mlp::gradients(&q, &act, &grad)) {
-            for (w, g) in layer.w.iter_mut().zip(&dw) {
-                *w = self.grid.clip(*w - eta * g);
-            }
-            for (b, g) in layer.b.iter_mut().zip(&db) {
-                *b -= eta * g;
-            }
+/// `x` as a word at `fl`, rounded to nearest.
+pub(crate) fn word(x: f64, fl: u8) -> i16 {
+    qtrain_model::quantize(x, fl, Rounding::Nearest, &mut || 0)
+}
+
+impl Rules for BcRules {
+    fn input_fl(&self) -> u8 {
+        BC_FORMATS.a
+    }
+
+    fn weights(&self, l: usize) -> Words {
+        // Grid points are exact words at FL 14 (checked in `new`).
+        Words {
+            v: self.layers[l]
+                .w
+                .iter()
+                .map(|&w| word(f64::from(self.grid.quantize(w)), BC_FORMATS.w))
+                .collect(),
+            fl: BC_FORMATS.w,
         }
-        Ok(outcome)
     }
 
-    fn eval_batch(
-        &mut self,
-        pixels: &[u8],
-        labels: &[u8],
-        _seed: u64,
-    ) -> anyhow::Result<BatchOutcome> {
-        let q = self.quantized();
-        let act = mlp::forward(&q, self.input(pixels), labels.len());
-        Ok(mlp::outcome(&q, &act, labels).0)
+    fn bias(&self, l: usize) -> Option<Words> {
+        Some(Words {
+            v: self.layers[l]
+                .b
+                .iter()
+                .map(|&b| word(f64::from(b), BC_FORMATS.w))
+                .collect(),
+            fl: BC_FORMATS.w,
+        })
     }
 
-    fn params(&mut self) -> anyhow::Result<Params> {
-        Ok(super::f32_params(&self.layers, &[]))
+    fn z_fl(&self, _: usize, _: u8, _: u8) -> u8 {
+        BC_FORMATS.a
+    }
+
+    fn act(&self, _: usize, _: u8) -> Act {
+        Act::Relu
+    }
+
+    fn top_grad(&mut self, grad: &[f64], _: u64) -> Words {
+        Words {
+            v: grad.iter().map(|&g| word(g, BC_FORMATS.g)).collect(),
+            fl: BC_FORMATS.g,
+        }
+    }
+
+    fn dx_fl(&self, _: usize, _: u8, _: u8) -> u8 {
+        BC_FORMATS.g
+    }
+
+    fn dw_fl(&self, _: usize, _: &Words, _: &Words) -> u8 {
+        BC_FORMATS.dw
+    }
+
+    fn update(&mut self, l: usize, _: &Words, dw: &Words, db: &[f64], rows: usize, _: u64) {
+        let eta = self.lr / rows as f64;
+        let layer = &mut self.layers[l];
+        for (i, w) in layer.w.iter_mut().enumerate() {
+            *w = self.grid.clip((f64::from(*w) - eta * dw.value(i)) as f32);
+        }
+        for (b, g) in layer.b.iter_mut().zip(db) {
+            *b = (f64::from(*b) - eta * g) as f32;
+        }
+    }
+
+    fn params(&self) -> Params {
+        super::f32_params(&self.layers, &[])
     }
 
     fn set_params(&mut self, p: &Params) -> anyhow::Result<()> {
         super::set_f32_params(&mut self.layers, &mut [], p)
     }
 
-    fn counters(&mut self) -> anyhow::Result<Counters> {
-        Ok(Counters::default())
-    }
-
     fn describe(&self) -> String {
         format!(
-            "BinaryConnect on the host (f32 shadow weights, {}-bit weights of step 2^{} in the passes)",
+            "BinaryConnect: f32 shadow weights on the host, {}-bit weights of step 2^{} in the \
+             passes; FL w/a/g/dw = 14/10/14/10",
             self.grid.bits, self.grid.delta_log2
         )
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::train::net::{init_mlp, MlpShape};
+/// Builds a method that keeps its parameters on the host around a board.
+pub(crate) fn host_trainer<R: Rules + 'static>(
+    board: Option<crate::train::device::TrainingBoard>,
+    topo: Topology,
+    batch: usize,
+    qrelu: bool,
+    rules: R,
+    name: &'static str,
+) -> anyhow::Result<Box<dyn Trainer>> {
+    let board = board.with_context(|| {
+        format!("--method {name} runs its products on a device: it needs a --backend")
+    })?;
+    let net = HostNet::new(board, topo, batch, qrelu)?;
+    Ok(Box::new(HostTrainer::new(net, rules, name)))
+}
 
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::commands::board::Backend;
+    use crate::train::device::open_board;
+    use crate::train::loss::softmax_xent;
+    use crate::train::net::MlpShape;
+
+    /// A one-layer network (4 pixels -> 3 classes) on a model board.
+    pub(crate) fn net(widths: Vec<usize>, qrelu: bool) -> HostNet {
+        let board = open_board(Backend::Model, Some(1 << 14), None).unwrap();
+        HostNet::new(
+            board,
+            Topology::Mlp(MlpShape::new(widths).unwrap()),
+            2,
+            qrelu,
+        )
+        .unwrap()
+    }
+
+    /// Pixels 0 and 255 are 0 and 1 exactly at every FL.
+    pub(crate) const PIXELS: [u8; 8] = [255, 0, 255, 255, 0, 255, 0, 255];
+    pub(crate) const LABELS: [u8; 2] = [2, 0];
+
+    /// `dL/dZ` of the summed loss and `dW = X^T·dZ` in f64 for weights `w` (4 x 3) and
+    /// biases `b`.
+    pub(crate) fn by_hand(w: &[f64], b: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let x: Vec<f64> = PIXELS.iter().map(|&p| f64::from(p) / 255.0).collect();
+        let mut z = vec![0.0; 6];
+        for r in 0..2 {
+            for j in 0..3 {
+                z[r * 3 + j] = b[j] + (0..4).map(|i| x[r * 4 + i] * w[i * 3 + j]).sum::<f64>();
+            }
+        }
+        let (_, g) = softmax_xent(&z, &LABELS, 3);
+        let mut dw = vec![0.0; 12];
+        for i in 0..4 {
+            for j in 0..3 {
+                dw[i * 3 + j] = (0..2).map(|r| x[r * 4 + i] * g[r * 3 + j]).sum();
+            }
+        }
+        (z, g, dw)
+    }
+
+    /// BinaryConnect (Li et al. eq. 4): `W_r <- clip(W_r - η·∇f(Q(W_r)))` with the gradient
+    /// at the binary weights, computed here by hand in f64; the device's roundings (the
+    /// gradient at FL 14, dW at FL 10) bound the difference.
     #[test]
-    fn bc_steps_the_float_weights_with_the_gradient_at_the_quantized_ones() {
-        let shape = MlpShape::new(vec![6, 5, 3]).unwrap();
-        let init = init_mlp(&shape, 2);
+    fn bc_steps_the_float_weights_with_the_gradient_at_the_binary_ones() {
         let grid = GridSpec {
             bits: 1,
             delta_log2: -1,
         };
-        let mut bc = Bc::new(&BcConfig { grid }, &init, 0.5);
-        let before = bc.layers.clone();
-        let q = bc.quantized();
-        assert!(q.iter().all(|l| l.w.iter().all(|w| w.abs() == 0.5)));
-        let pixels: Vec<u8> = (0..12).map(|i| (i * 37 % 256) as u8).collect();
-        let labels = [1, 2];
-        bc.train_batch(&pixels, &labels, 0).unwrap();
-        let act = mlp::forward(&q, bc.input(&pixels), 2);
-        let (_, grad) = mlp::outcome(&q, &act, &labels);
-        let grads = mlp::gradients(&q, &act, &grad);
-        for l in 0..2 {
-            for (i, &w0) in before[l].w.iter().enumerate() {
-                let want = (w0 - 0.25 * grads[l].0[i]).clamp(-0.5, 0.5);
-                assert_eq!(bc.layers[l].w[i], want);
-            }
+        let w0 = [
+            0.3f32, -0.2, 0.1, -0.6, 0.05, 0.2, 0.4, -0.1, 0.0, 0.2, -0.3, 0.45,
+        ];
+        let init = [DenseF32 {
+            inputs: 4,
+            outputs: 3,
+            w: w0.to_vec(),
+            b: vec![0.1, 0.0, -0.1],
+        }];
+        let mut rules = BcRules::new(&BcConfig { grid }, &init, 1.0).unwrap();
+        // Q(W_r) = 0.5·sign(W_r) (sign(0) = +).
+        let q: Vec<f64> = w0
+            .iter()
+            .map(|&w| if w >= 0.0 { 0.5 } else { -0.5 })
+            .collect();
+        assert_eq!(
+            rules.weights(0).v,
+            q.iter().map(|&v| (v * 16384.0) as i16).collect::<Vec<_>>()
+        );
+        let (_, g, dw) = by_hand(&q, &[0.1, 0.0, -0.1]);
+        net(vec![4, 3], false)
+            .train_batch(&mut rules, &PIXELS, &LABELS, 3)
+            .unwrap();
+        let eta = 0.5; // lr / rows
+        for i in 0..12 {
+            // The float weights start clipped to the grid's span.
+            let start = f64::from(w0[i]).clamp(-0.5, 0.5);
+            let want = (start - eta * dw[i]).clamp(-0.5, 0.5);
+            let got = f64::from(rules.layers[0].w[i]);
+            assert!((got - want).abs() < eta * 2e-3, "w{i}: {got} vs {want}");
+        }
+        for j in 0..3 {
+            let want = [0.1, 0.0, -0.1][j] - eta * (g[j] + g[3 + j]);
+            let got = f64::from(rules.layers[0].b[j]);
+            assert!((got - want).abs() < 1e-3, "b{j}: {got} vs {want}");
         }
     }
 }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::device::TrainingBoard;
 use super::loss::BatchOutcome;
+use super::net::host_net::Topology;
 use super::net::{DenseF32, MlpShape};
 
 /// A method with its options: part of a run's identity (a resumed run must match it).
@@ -37,9 +38,9 @@ pub enum MethodConfig {
     Sr(li::GridConfig),
     /// BinaryConnect: float shadow weights on the host (Li et al. 2017).
     Bc(li::BcConfig),
-    /// Blended coarse gradient descent on the host (Yin et al. 2019).
+    /// Blended coarse gradient descent: float shadow weights on the host (Yin et al. 2019).
     Bcgd(bcgd::BcgdConfig),
-    /// WAGE, integers everywhere, on the host (Wu et al. 2018).
+    /// WAGE, integers everywhere (Wu et al. 2018).
     Wage(wage::WageConfig),
 }
 
@@ -59,13 +60,7 @@ impl MethodConfig {
 
     /// Whether the method runs on a board (and so needs one opened).
     pub fn uses_device(&self) -> bool {
-        !matches!(
-            self,
-            MethodConfig::Float32
-                | MethodConfig::Bc(_)
-                | MethodConfig::Bcgd(_)
-                | MethodConfig::Wage(_)
-        )
+        !matches!(self, MethodConfig::Float32)
     }
 }
 
@@ -185,9 +180,56 @@ pub fn build(method: &MethodConfig, args: BuildArgs) -> anyhow::Result<Box<dyn T
             qtrain_model::Rounding::Stochastic,
             args,
         )?),
-        MethodConfig::Bc(cfg) => Box::new(li::Bc::new(cfg, args.init, args.lr)),
-        MethodConfig::Bcgd(cfg) => Box::new(bcgd::Bcgd::new(cfg, args.init, args.lr)),
-        MethodConfig::Wage(cfg) => Box::new(wage::Wage::new(cfg, args.init, args.lr)),
+        MethodConfig::Bc(_) | MethodConfig::Bcgd(_) | MethodConfig::Wage(_) => host_rules(
+            method,
+            Topology::Mlp(args.shape.clone()),
+            args.init,
+            args.batch,
+            args.lr,
+            args.board,
+        )?,
+    })
+}
+
+/// The trainer of a method that keeps its parameters on the host and runs its products on
+/// the board (bc, bcgd, wage), for either topology.
+pub(crate) fn host_rules(
+    method: &MethodConfig,
+    topo: Topology,
+    init: &[DenseF32],
+    batch: usize,
+    lr: f64,
+    board: Option<TrainingBoard>,
+) -> anyhow::Result<Box<dyn Trainer>> {
+    Ok(match method {
+        MethodConfig::Bc(cfg) => li::host_trainer(
+            board,
+            topo,
+            batch,
+            false,
+            li::BcRules::new(cfg, init, lr)?,
+            "bc",
+        )?,
+        MethodConfig::Bcgd(cfg) => li::host_trainer(
+            board,
+            topo,
+            batch,
+            true,
+            bcgd::BcgdRules::new(cfg, init, lr),
+            "bcgd",
+        )?,
+        MethodConfig::Wage(cfg) => li::host_trainer(
+            board,
+            topo,
+            batch,
+            false,
+            wage::WageRules::new(cfg, init, lr)?,
+            "wage",
+        )?,
+        other => anyhow::bail!(
+            "--method {} does not keep its parameters on the host",
+            other.name()
+        ),
     })
 }
 

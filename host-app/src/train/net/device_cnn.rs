@@ -35,9 +35,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::cnn::CnnShape;
-use super::device_mlp::{eta_words, FixedScheme};
+use super::device_mlp::{eta_words, eta_words_on_grid, FixedScheme};
 use super::im2col::{col2im_words, im2col};
 use super::pool::{max_pool, max_unpool};
+use super::weight_grid::WeightGrid;
 use super::DenseF32;
 use crate::train::device::{Arena, TrainingBoard};
 use crate::train::loss::{softmax_xent, BatchOutcome};
@@ -86,6 +87,8 @@ pub struct DeviceCnn {
     buf: Buffers,
     pixel_lut: [i16; 256],
     plan_words: u64,
+    /// The grid and clamp of every weight matrix's UPDATE (biases keep the full grid).
+    weight_grid: WeightGrid,
 }
 
 /// What the backward pass needs from the host side of the forward pass.
@@ -204,6 +207,7 @@ impl DeviceCnn {
             buf,
             pixel_lut,
             plan_words: a.words(),
+            weight_grid: WeightGrid::FULL,
         };
         let one = quantize(1.0, FL_ONES, Rounding::Nearest, &mut || 0);
         let ones_len = m1.min(max_k);
@@ -392,8 +396,39 @@ impl DeviceCnn {
             )?;
         }
         let (w, b) = (self.buf.w[l], self.buf.b[l]);
-        self.update(w, dw, rows, (inputs, outputs), op_seed(seed, l, 3))?;
-        self.update(b, db, rows, (1, outputs), op_seed(seed, l, 4))
+        let grid = self.weight_grid;
+        self.update(w, dw, rows, (inputs, outputs), grid, op_seed(seed, l, 3))?;
+        self.update(
+            b,
+            db,
+            rows,
+            (1, outputs),
+            WeightGrid::FULL,
+            op_seed(seed, l, 4),
+        )
+    }
+
+    /// Puts every weight matrix on `grid` from now on (r, sr): its UPDATEs round onto the
+    /// grid and clamp to it, and the present weights move to their nearest grid point
+    /// (biases stay on the ordinary fixed-point grid).
+    pub fn set_weight_grid(&mut self, grid: WeightGrid) -> anyhow::Result<()> {
+        for rows in [1, self.batch] {
+            eta_words_on_grid(
+                self.lr,
+                rows,
+                self.scheme.fl.w,
+                self.scheme.fl.dw,
+                grid.grid_shift,
+            )?;
+        }
+        self.weight_grid = grid;
+        let Params::Fixed { mut tensors } = self.params()? else {
+            bail!("a device network holds fixed-point words");
+        };
+        for w in tensors.iter_mut().step_by(2) {
+            w.iter_mut().for_each(|x| *x = grid.snap(*x));
+        }
+        self.set_params(&Params::Fixed { tensors })
     }
 
     fn update(
@@ -402,10 +437,11 @@ impl DeviceCnn {
         g: Tensor,
         rows: usize,
         shape: (usize, usize),
+        grid: WeightGrid,
         seed: u64,
     ) -> anyhow::Result<()> {
         let fl = self.scheme.fl;
-        let (eta_q, fl_eta) = eta_words(self.lr, rows, fl.w, fl.dw)?;
+        let (eta_q, fl_eta) = eta_words_on_grid(self.lr, rows, fl.w, fl.dw, grid.grid_shift)?;
         let (row_state, col_state) = seed_states(seed);
         self.board
             .board
@@ -420,10 +456,10 @@ impl DeviceCnn {
                     fl_eta,
                     eta_q,
                     rounding: self.scheme.update_rounding,
-                    grid_shift: 0,
-                    grid_offset: 0,
-                    w_min: i16::MIN,
-                    w_max: i16::MAX,
+                    grid_shift: grid.grid_shift,
+                    grid_offset: grid.grid_offset,
+                    w_min: grid.w_min,
+                    w_max: grid.w_max,
                     row_state,
                     col_state,
                 },

@@ -4,6 +4,8 @@
 pub mod cnn;
 pub mod device_cnn;
 pub mod device_mlp;
+pub mod device_ops;
+pub mod host_net;
 pub mod im2col;
 pub mod mlp;
 pub mod pool;

@@ -1,0 +1,502 @@
+//! The bitstream flow: Verilog and constraints -> yosys -> nextpnr -> packer, with the fit and
+//! timing checks and report.json.
+
+use crate::boards::{Board, Family, GeometryPreset};
+use crate::link::{choose_link, LinkSettings};
+use crate::pll::{ecp5_pll, ice40_pll, Ecp5PllSettings, PllError};
+use crate::report::{
+    breakdown, parse_nextpnr_report, parse_stat, stat_cells, BlockUsage, CellCounts, ClockTiming,
+    DspProof, NextpnrReport, Usage,
+};
+use crate::tools::{version_of, FoundTool, Toolchain};
+use crate::top::{rename_device, BoardTop, DEVICE_MODULE};
+use qtrain_hdl::DeviceGeometry;
+use serde::Serialize;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// What to build.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BuildConfig {
+    /// The board.
+    #[serde(serialize_with = "board_name")]
+    pub board: &'static Board,
+    /// Array rows.
+    pub rows: usize,
+    /// Array columns.
+    pub cols: usize,
+    /// Requested core clock, MHz.
+    pub freq_mhz: f64,
+    /// nextpnr's placer seed.
+    pub seed: u64,
+    /// Device memory sizes.
+    pub geometry: GeometryPreset,
+}
+
+fn board_name<S: serde::Serializer>(b: &&'static Board, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(b.name)
+}
+
+impl BuildConfig {
+    /// The board's preset.
+    pub fn preset(board: &'static Board) -> BuildConfig {
+        BuildConfig {
+            board,
+            rows: board.preset.rows,
+            cols: board.preset.cols,
+            freq_mhz: board.preset.freq_mhz,
+            seed: 1,
+            geometry: board.preset.geometry,
+        }
+    }
+
+    /// The directory name of this configuration under `bitstreams/<board>/`.
+    pub fn dir_name(&self) -> String {
+        format!(
+            "{}x{}-{}mhz-mem{}-k{}-body{}-seed{}",
+            self.rows,
+            self.cols,
+            self.freq_mhz,
+            self.geometry.mem_words,
+            self.geometry.scratch_words,
+            self.geometry.max_body,
+            self.seed
+        )
+    }
+}
+
+/// The clocking of a build: the PLL and the link constants it leads to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Clocking {
+    /// The board oscillator, Hz.
+    pub oscillator_hz: u64,
+    /// What the PLL really makes, Hz.
+    pub core_hz: f64,
+    /// ECP5 dividers (None on iCE40, whose dividers rust-hdl-fpga-support chose: see pll.v).
+    pub ecp5_pll: Option<Ecp5PllSettings>,
+    /// The UART constants.
+    pub link: LinkSettings,
+    #[serde(skip)]
+    pll_code: String,
+}
+
+/// Why a build stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// The configuration cannot be built at all (bad clock, geometry, shape).
+    #[error("{0}")]
+    Config(String),
+    /// A tool failed; its log is in the output directory.
+    #[error("{tool} failed ({status}); see {log}{tail}")]
+    Tool {
+        /// The tool.
+        tool: String,
+        /// Its exit status.
+        status: String,
+        /// Its log file.
+        log: String,
+        /// The last error lines of its log.
+        tail: String,
+    },
+    /// Writing the outputs failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<PllError> for FlowError {
+    fn from(e: PllError) -> Self {
+        FlowError::Config(e.to_string())
+    }
+}
+
+/// The clocking for `cfg`: the PLL nearest `freq_mhz` and the fastest link it supports.
+pub fn clocking(cfg: &BuildConfig) -> Result<Clocking, FlowError> {
+    let b = cfg.board;
+    let (pll_code, core_hz, ecp5) = match b.family {
+        Family::Ice40 => {
+            let (code, hz) = ice40_pll(cfg.freq_mhz)?;
+            (code, hz, None)
+        }
+        Family::Ecp5 => {
+            let s = ecp5_pll(b.clock_hz, cfg.freq_mhz * 1e6)?;
+            (s.verilog(), s.fout_hz(), Some(s))
+        }
+    };
+    let link = choose_link(core_hz.round() as u64, b.max_baud).ok_or_else(|| {
+        FlowError::Config(format!(
+            "no baud up to {} divides {:.3} MHz within the UART's margin; pick another --freq",
+            b.max_baud,
+            core_hz / 1e6
+        ))
+    })?;
+    Ok(Clocking {
+        oscillator_hz: b.clock_hz,
+        core_hz,
+        ecp5_pll: ecp5,
+        link,
+        pll_code,
+    })
+}
+
+/// The board top and device Verilog (one file) and the pin constraints.
+pub fn generate(cfg: &BuildConfig, clk: &Clocking) -> Result<(String, String), FlowError> {
+    let g = &cfg.geometry;
+    let geometry = DeviceGeometry::new(g.mem_words, g.scratch_words, g.max_body)
+        .map_err(|e| FlowError::Config(e.to_string()))?;
+    let device = qtrain_hdl::device_top_verilog_sized(cfg.rows, cfg.cols, &geometry)
+        .map_err(|e| FlowError::Config(e.to_string()))?;
+    let top = BoardTop::new(cfg.board, clk.pll_code.clone(), clk.link);
+    let verilog = format!(
+        "// qtrain board top for {} ({}); generated by `qtrain synth`, do not edit.\n{}\n{}",
+        cfg.board.title,
+        cfg.dir_name(),
+        top.verilog(),
+        rename_device(&device)
+    );
+    Ok((verilog, top.constraints()))
+}
+
+/// How the build ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Bitstream written, timing met, every multiplier in a DSP.
+    Ok,
+    /// The design needs more of some resource than the device has.
+    DoesNotFit,
+    /// Placed and routed, but some clock misses its target.
+    TimingFailed,
+    /// Some multiplier was built from logic.
+    MultiplierInLogic,
+}
+
+/// Tool versions and flavours.
+#[derive(Clone, Debug, Serialize)]
+pub struct ToolVersion {
+    /// The executable.
+    pub path: PathBuf,
+    /// native / yowasp.
+    pub flavour: crate::tools::Flavour,
+    /// Its version line.
+    pub version: String,
+}
+
+/// Wall-clock seconds per step.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WallTimes {
+    /// Verilog generation.
+    pub generate: f64,
+    /// yosys (flattened synthesis).
+    pub yosys: f64,
+    /// yosys for the per-block breakdown (only when the design does not fit).
+    pub yosys_breakdown: Option<f64>,
+    /// nextpnr.
+    pub nextpnr: Option<f64>,
+    /// icepack / ecppack.
+    pub pack: Option<f64>,
+    /// Everything.
+    pub total: f64,
+}
+
+/// report.json.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why, in words (empty when `ok`).
+    pub reason: String,
+    /// The board's name.
+    pub board: &'static str,
+    /// Its FPGA.
+    pub part: &'static str,
+    /// What was built.
+    pub config: BuildConfig,
+    /// PLL and link.
+    pub clocking: Clocking,
+    /// yosys / nextpnr / packer versions.
+    pub tools: std::collections::BTreeMap<String, ToolVersion>,
+    /// Resources after synthesis (yosys), against the device.
+    pub synthesis: Utilization,
+    /// nextpnr's own utilization (after packing), when it ran.
+    pub placed: Option<std::collections::BTreeMap<String, Usage>>,
+    /// Fmax per clock (nextpnr), when it ran.
+    pub timing: Option<Timing>,
+    /// The multiplier proof.
+    pub dsp_proof: DspProof,
+    /// Per-block resources of the hierarchical synthesis (when the design does not fit).
+    pub breakdown: Vec<BlockUsage>,
+    /// The bitstream file name (in the output directory), when written.
+    pub bitstream: Option<String>,
+    /// Wall times, seconds.
+    pub wall_seconds: WallTimes,
+}
+
+/// Synthesis utilization.
+#[derive(Clone, Debug, Serialize)]
+pub struct Utilization {
+    /// LUT4s (iCE40: logic cells as SB_LUT4s; a logic cell also holds a FF and a carry).
+    pub luts: Usage,
+    /// Flip-flops.
+    pub ffs: Usage,
+    /// DSP multipliers.
+    pub dsps: Usage,
+    /// Block RAMs.
+    pub brams: Usage,
+    /// SPRAMs.
+    pub sprams: Usage,
+    /// iCE40 SB_CARRY / ECP5 CCU2C cells.
+    pub carries: u64,
+}
+
+/// Timing against the PLL's frequency.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timing {
+    /// The core clock the design must run at, MHz.
+    pub target_mhz: f64,
+    /// Every clock nextpnr analysed.
+    pub clocks: Vec<ClockTiming>,
+    /// Every clock reached `target_mhz` (and its own constraint).
+    pub met: bool,
+}
+
+fn run_tool(dir: &Path, tool: &FoundTool, args: &[&str], log_name: &str) -> Result<f64, FlowError> {
+    let started = Instant::now();
+    let out = Command::new(&tool.path)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| FlowError::Tool {
+            tool: tool.path.display().to_string(),
+            status: format!("could not start: {e}"),
+            log: log_name.to_string(),
+            tail: String::new(),
+        })?;
+    let mut log = out.stdout.clone();
+    log.extend_from_slice(&out.stderr);
+    // yosys and nextpnr write their own -l log; keep the console output beside it.
+    fs::write(dir.join(format!("{log_name}.console")), &log)?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&log);
+        let tail: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("rror:"))
+            .take(5)
+            .collect();
+        return Err(FlowError::Tool {
+            tool: tool.path.display().to_string(),
+            status: out.status.to_string(),
+            log: dir.join(log_name).display().to_string(),
+            tail: if tail.is_empty() {
+                String::new()
+            } else {
+                format!(":\n  {}", tail.join("\n  "))
+            },
+        });
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn synth_command(family: Family) -> &'static str {
+    match family {
+        Family::Ice40 => "synth_ice40 -dsp -top top",
+        Family::Ecp5 => "synth_ecp5 -top top",
+    }
+}
+
+/// The yosys script: synthesis split around its `coarse` step (which maps multipliers to DSPs)
+/// to list the multipliers of the flattened design before any mapping, and to dump the cells
+/// that could still hold one after it (see [`DspProof`]).
+pub fn yosys_script(family: Family) -> String {
+    let synth = synth_command(family);
+    format!(
+        "read_verilog design.v
+{synth} -run :coarse
+proc
+flatten
+tee -q -o muls.txt select -list t:$mul
+{synth} -run coarse:map_ram
+tee -q -o muls_left.il dump t:$mul t:$macc t:$__soft_mul
+{synth} -run map_ram:
+tee -q -o stat.json stat -json
+tee -q -o stat.txt stat
+write_json netlist.json
+"
+    )
+}
+
+/// The yosys script of the per-block breakdown: the same synthesis without flattening.
+pub fn breakdown_script(family: Family) -> String {
+    format!(
+        "read_verilog design.v\n{} -noflatten\ntee -q -o stat_hier.json stat -json\n",
+        synth_command(family)
+    )
+}
+
+/// Runs the whole flow into `dir` and writes report.json there. `Ok(report)` whatever the
+/// outcome (the caller exits non-zero unless `report.outcome` is `Ok`); `Err` when a tool or
+/// the configuration failed.
+pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, FlowError> {
+    let started = Instant::now();
+    fs::create_dir_all(dir)?;
+    let mut wall = WallTimes::default();
+    let clk = clocking(cfg)?;
+    let (verilog, constraints) = generate(cfg, &clk)?;
+    let cons_name = match cfg.board.family {
+        Family::Ice40 => "board.pcf",
+        Family::Ecp5 => "board.lpf",
+    };
+    fs::write(dir.join("design.v"), verilog)?;
+    fs::write(dir.join(cons_name), constraints)?;
+    wall.generate = started.elapsed().as_secs_f64();
+
+    let family = cfg.board.family;
+    fs::write(dir.join("synth.ys"), yosys_script(family))?;
+    wall.yosys = run_tool(
+        dir,
+        &tools.yosys,
+        &["-q", "-l", "yosys.log", "synth.ys"],
+        "yosys.log",
+    )?;
+    let read = |name: &str| fs::read_to_string(dir.join(name));
+    let stat = parse_stat(&read("stat.json")?).map_err(FlowError::Config)?;
+    let cells = CellCounts::from_cells(
+        family,
+        &stat_cells(&stat, "\\top")
+            .ok_or_else(|| FlowError::Config("yosys stat has no top".into()))?,
+    );
+    let dsp_proof = DspProof::new(&read("muls.txt")?, &read("muls_left.il")?, cells.dsps);
+    let r = &cfg.board.resources;
+    let usage = |used, available| Usage { used, available };
+    let synthesis = Utilization {
+        luts: usage(cells.luts, r.luts),
+        ffs: usage(cells.ffs, r.ffs),
+        dsps: usage(cells.dsps, r.dsps),
+        brams: usage(cells.brams, r.brams),
+        sprams: usage(cells.sprams, r.sprams),
+        carries: cells.carries,
+    };
+    let mut tool_versions = std::collections::BTreeMap::new();
+    for t in [&tools.yosys, &tools.nextpnr, &tools.pack] {
+        tool_versions.insert(
+            format!("{:?}", t.tool).to_lowercase(),
+            ToolVersion {
+                path: t.path.clone(),
+                flavour: t.flavour,
+                version: version_of(t),
+            },
+        );
+    }
+    let mut report = Report {
+        outcome: Outcome::Ok,
+        reason: String::new(),
+        board: cfg.board.name,
+        part: cfg.board.part,
+        config: *cfg,
+        clocking: clk.clone(),
+        tools: tool_versions,
+        synthesis,
+        placed: None,
+        timing: None,
+        dsp_proof,
+        breakdown: Vec::new(),
+        bitstream: None,
+        wall_seconds: wall,
+    };
+    let finish = |mut report: Report| -> Result<Report, FlowError> {
+        report.wall_seconds.total = started.elapsed().as_secs_f64();
+        fs::write(
+            dir.join("report.json"),
+            serde_json::to_string_pretty(&report).expect("the report serializes") + "\n",
+        )?;
+        Ok(report)
+    };
+
+    let short = cells.shortfalls(cfg.board);
+    if !short.is_empty() {
+        fs::write(dir.join("breakdown.ys"), breakdown_script(family))?;
+        report.wall_seconds.yosys_breakdown = Some(run_tool(
+            dir,
+            &tools.yosys,
+            &["-q", "-l", "yosys_breakdown.log", "breakdown.ys"],
+            "yosys_breakdown.log",
+        )?);
+        let hier = parse_stat(&read("stat_hier.json")?).map_err(FlowError::Config)?;
+        report.breakdown = breakdown(family, &hier, &format!("\\{DEVICE_MODULE}"), 3);
+        report.outcome = Outcome::DoesNotFit;
+        report.reason = format!(
+            "the design does not fit the {}: {}",
+            cfg.board.part,
+            short.join("; ")
+        );
+        return finish(report);
+    }
+
+    let freq = format!("{}", clk.core_hz / 1e6);
+    let seed = cfg.seed.to_string();
+    let b = cfg.board;
+    let mut args: Vec<&str> = vec![b.nextpnr_device, "--package", b.nextpnr_package];
+    let speed;
+    if let Some(s) = b.speed_grade {
+        speed = s.to_string();
+        args.extend(["--speed", &speed]);
+    }
+    args.extend(["--json", "netlist.json", "--freq", &freq, "--seed", &seed]);
+    args.extend([
+        "--report",
+        "nextpnr-report.json",
+        "--timing-allow-fail",
+        "-l",
+        "nextpnr.log",
+    ]);
+    let (bitstream, pack_args): (&str, Vec<&str>) = match family {
+        Family::Ice40 => {
+            args.extend(["--pcf", cons_name, "--asc", "top.asc"]);
+            ("top.bin", vec!["top.asc", "top.bin"])
+        }
+        Family::Ecp5 => {
+            args.extend(["--lpf", cons_name, "--textcfg", "top.config"]);
+            ("top.bit", vec!["--compress", "top.config", "top.bit"])
+        }
+    };
+    report.wall_seconds.nextpnr = Some(run_tool(dir, &tools.nextpnr, &args, "nextpnr.log")?);
+    let NextpnrReport {
+        utilization,
+        clocks,
+    } = parse_nextpnr_report(&read("nextpnr-report.json")?).map_err(FlowError::Config)?;
+    report.placed = Some(utilization);
+    let target_mhz = clk.core_hz / 1e6;
+    // Tolerate nextpnr's rounding of the derived constraint (it prints two decimals).
+    let met = !clocks.is_empty()
+        && clocks
+            .iter()
+            .all(|c| c.met && c.achieved_mhz >= target_mhz * (1.0 - 1e-4));
+    report.timing = Some(Timing {
+        target_mhz,
+        clocks: clocks.clone(),
+        met,
+    });
+    report.wall_seconds.pack = Some(run_tool(dir, &tools.pack, &pack_args, "pack.log")?);
+    report.bitstream = Some(bitstream.to_string());
+    if !met {
+        report.outcome = Outcome::TimingFailed;
+        report.reason = format!(
+            "timing not met at {target_mhz:.3} MHz: {}",
+            clocks
+                .iter()
+                .map(|c| format!("{} reaches {:.2} MHz", c.name, c.achieved_mhz))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else if !report.dsp_proof.every_multiplier_in_dsp {
+        report.outcome = Outcome::MultiplierInLogic;
+        report.reason = format!(
+            "{} multipliers but {} DSP cells; left in logic: {:?}",
+            report.dsp_proof.multipliers.len(),
+            report.dsp_proof.dsp_cells,
+            report.dsp_proof.left_in_logic
+        );
+    }
+    finish(report)
+}

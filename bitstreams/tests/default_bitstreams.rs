@@ -1,0 +1,65 @@
+//! The boards' default (preset) builds, into bitstreams/<board>/<config>/ of the repository:
+//! long (see docs/bitstreams.md for the wall times), so `#[ignore]`d; scripts/build-bitstreams
+//! runs them (and .ci/run calls that).
+//!
+//! ULX3S: the preset must fit, meet timing and have every multiplier in a DSP.
+//! iCEBreaker: the whole device does not fit the UP5K at any size; the build must say so with
+//! the numbers and the per-block breakdown (docs/bitstreams.md, "iCEBreaker").
+
+use qtrain_bitstreams::boards::{icebreaker::ICEBREAKER, ulx3s::ULX3S, Board};
+use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Report};
+use qtrain_bitstreams::tools::find_toolchain_here;
+
+fn build(board: &'static Board) -> Report {
+    let tools =
+        find_toolchain_here(board.family).expect("scripts/install-tools installs the tools");
+    let cfg = BuildConfig::preset(board);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join(board.name).join(cfg.dir_name());
+    let report = flow::run(&cfg, &tools, &dir).expect("the tools run");
+    eprintln!(
+        "{}: {:?} in {:.0} s: {}",
+        board.name, report.outcome, report.wall_seconds.total, report.reason
+    );
+    report
+}
+
+#[test]
+#[ignore = "minutes of yosys and nextpnr: run by scripts/build-bitstreams"]
+fn ulx3s_default_build_meets_timing_with_every_multiplier_in_a_dsp() {
+    let r = build(&ULX3S);
+    assert_eq!(r.outcome, Outcome::Ok, "{}", r.reason);
+    let t = r.timing.as_ref().unwrap();
+    assert!(t.met && t.target_mhz >= ULX3S.preset.freq_mhz * 0.99);
+    assert!(r.dsp_proof.every_multiplier_in_dsp);
+    let pes = r.config.rows * r.config.cols;
+    let pe_muls = r
+        .dsp_proof
+        .multipliers
+        .iter()
+        .filter(|m| m.contains("pe$"))
+        .count();
+    assert_eq!(pe_muls, pes);
+}
+
+#[test]
+#[ignore = "minutes of yosys: run by scripts/build-bitstreams"]
+fn icebreaker_default_build_reports_why_it_does_not_fit() {
+    let r = build(&ICEBREAKER);
+    assert_eq!(r.outcome, Outcome::DoesNotFit, "{}", r.reason);
+    assert!(r.reason.contains("logic cells"), "{}", r.reason);
+    assert!(r.synthesis.luts.used > r.synthesis.luts.available);
+    // The breakdown names the blocks, and the largest blocks alone exceed the device.
+    assert!(
+        r.breakdown.iter().any(|b| b.block == "engine"),
+        "{:?}",
+        r.breakdown
+    );
+    let top_level: u64 = r
+        .breakdown
+        .iter()
+        .filter(|b| b.depth == 1)
+        .map(|b| b.cells.luts)
+        .sum();
+    assert!(top_level > ICEBREAKER.resources.luts);
+}

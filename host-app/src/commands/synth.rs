@@ -1,0 +1,135 @@
+//! `qtrain synth`: build a board's bitstream (yosys, nextpnr, icepack / ecppack) and its
+//! report.json (docs/bitstreams.md).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use qtrain_bitstreams::boards::{Board, GeometryPreset};
+use qtrain_bitstreams::flow::{self, BuildConfig, Outcome};
+use qtrain_bitstreams::tools::find_toolchain_here;
+
+use crate::array_shape::ArrayShape;
+
+/// `qtrain synth` arguments.
+#[derive(Args)]
+pub struct SynthArgs {
+    /// The board: icebreaker or ulx3s.
+    #[arg(long)]
+    pub board: String,
+    /// Array shape, rows x columns (default: the board's preset).
+    #[arg(long)]
+    pub array: Option<ArrayShape>,
+    /// Core clock in MHz (default: the board's preset); the PLL gets as close as it can and the
+    /// report states what it makes.
+    #[arg(long)]
+    pub freq: Option<f64>,
+    /// nextpnr placer seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Device memory words (a power of two; default: the board's preset).
+    #[arg(long)]
+    pub mem_words: Option<usize>,
+    /// Words per scratchpad bank, the largest GEMM K (a power of two; default: the preset).
+    #[arg(long)]
+    pub scratch_words: Option<usize>,
+    /// Largest command body in bytes (default: the board's preset).
+    #[arg(long)]
+    pub max_body: Option<usize>,
+    /// Output root: the build goes to DIR/<board>/<config>/.
+    #[arg(long, default_value = "bitstreams")]
+    pub out: PathBuf,
+}
+
+/// The configuration the arguments ask for.
+pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
+    let board: &'static Board = Board::by_name(&args.board)?;
+    let mut cfg = BuildConfig::preset(board);
+    if let Some(a) = args.array {
+        cfg.rows = a.rows;
+        cfg.cols = a.cols;
+    }
+    if let Some(f) = args.freq {
+        anyhow::ensure!(
+            f.is_finite() && f > 0.0,
+            "--freq {f} must be a positive number of MHz"
+        );
+        cfg.freq_mhz = f;
+    }
+    cfg.seed = args.seed;
+    let p = board.preset.geometry;
+    cfg.geometry = GeometryPreset {
+        mem_words: args.mem_words.unwrap_or(p.mem_words),
+        scratch_words: args.scratch_words.unwrap_or(p.scratch_words),
+        max_body: args.max_body.unwrap_or(p.max_body),
+    };
+    let g = cfg.geometry;
+    qtrain_hdl::DeviceGeometry::new(g.mem_words, g.scratch_words, g.max_body)?;
+    Ok(cfg)
+}
+
+/// Runs the flow; exit code 0 when the bitstream meets timing with every multiplier in a DSP,
+/// 1 when it does not fit or misses timing (report.json says why).
+pub fn run(args: SynthArgs) -> anyhow::Result<i32> {
+    let cfg = config(&args)?;
+    let tools = find_toolchain_here(cfg.board.family)?;
+    // Check the clocking before any tool runs, so that a bad --freq fails at once.
+    flow::clocking(&cfg)?;
+    let dir = args.out.join(cfg.board.name).join(cfg.dir_name());
+    eprintln!(
+        "synth: {} {}x{} at {} MHz into {} (yosys: {}, nextpnr: {})",
+        cfg.board.title,
+        cfg.rows,
+        cfg.cols,
+        cfg.freq_mhz,
+        dir.display(),
+        tools.yosys.path.display(),
+        tools.nextpnr.path.display()
+    );
+    let report =
+        flow::run(&cfg, &tools, &dir).with_context(|| format!("building {}", dir.display()))?;
+    let s = &report.synthesis;
+    eprintln!(
+        "synth: LUT4 {}/{}, FF {}/{}, DSP {}/{}, BRAM {}/{}; {} multipliers, {} in DSPs: {}",
+        s.luts.used,
+        s.luts.available,
+        s.ffs.used,
+        s.ffs.available,
+        s.dsps.used,
+        s.dsps.available,
+        s.brams.used,
+        s.brams.available,
+        report.dsp_proof.multipliers.len(),
+        report.dsp_proof.dsp_cells,
+        if report.dsp_proof.every_multiplier_in_dsp {
+            "all"
+        } else {
+            "NOT all"
+        }
+    );
+    if let Some(t) = &report.timing {
+        for c in &t.clocks {
+            eprintln!(
+                "synth: clock {}: {:.2} MHz achieved, {:.2} MHz target",
+                c.name, c.achieved_mhz, t.target_mhz
+            );
+        }
+    }
+    let report_path = dir.join("report.json");
+    match report.outcome {
+        Outcome::Ok => {
+            println!(
+                "{}",
+                dir.join(report.bitstream.as_deref().unwrap_or_default())
+                    .display()
+            );
+            eprintln!("synth: ok; report: {}", report_path.display());
+            Ok(0)
+        }
+        _ => {
+            eprintln!("qtrain: synth failed: {}", report.reason);
+            eprintln!("synth: report: {}", report_path.display());
+            Ok(1)
+        }
+    }
+}
