@@ -70,6 +70,21 @@ pub enum ModelError {
         /// The resulting shift.
         shift: i32,
     },
+    /// A strided view whose stride is below its width, or whose span runs past its storage.
+    #[error(
+        "bad view: {rows}x{cols} with row stride {stride} does not fit in {len} words \
+         (the stride must be at least the columns)"
+    )]
+    BadView {
+        /// Rows of the view.
+        rows: usize,
+        /// Columns of the view.
+        cols: usize,
+        /// Its row stride.
+        stride: usize,
+        /// Words of storage it was given.
+        len: usize,
+    },
     /// `Matrix::new` was given a buffer of the wrong length.
     #[error("data length mismatch: a {rows}x{cols} matrix needs {expected} elements, got {len}")]
     DataLength {

@@ -99,9 +99,25 @@ pub fn validate_gemm(
     c_in: Option<&Matrix>,
     p: &GemmParams,
 ) -> Result<GemmShape, ModelError> {
+    validate_gemm_shapes(
+        a.op_shape(trans_a),
+        b.op_shape(trans_b),
+        c_in.map(|c| (c.rows, c.cols)),
+        p,
+    )
+}
+
+/// [`validate_gemm`] from the shapes alone: `op_a` and `op_b` are `(rows, cols)` of op(A) and
+/// op(B), `c_in` the shape of the accumulated C if any.
+pub fn validate_gemm_shapes(
+    op_a: (usize, usize),
+    op_b: (usize, usize),
+    c_in: Option<(usize, usize)>,
+    p: &GemmParams,
+) -> Result<GemmShape, ModelError> {
     p.validate()?;
-    let (m, k) = a.op_shape(trans_a);
-    let (kb, n) = b.op_shape(trans_b);
+    let (m, k) = op_a;
+    let (kb, n) = op_b;
     if k != kb {
         return Err(ModelError::InnerDimMismatch {
             a_rows: m,
@@ -116,11 +132,11 @@ pub fn validate_gemm(
     if m == 0 || n == 0 {
         return Err(ModelError::EmptyOutput { m, n });
     }
-    if let Some(c) = c_in {
-        if (c.rows, c.cols) != (m, n) {
+    if let Some((c_rows, c_cols)) = c_in {
+        if (c_rows, c_cols) != (m, n) {
             return Err(ModelError::AccumulatorShapeMismatch {
-                c_rows: c.rows,
-                c_cols: c.cols,
+                c_rows,
+                c_cols,
                 m,
                 n,
             });

@@ -22,10 +22,11 @@
 use crate::convert::wrap48;
 use crate::error::ModelError;
 use crate::format::Rounding;
-use crate::gemm::{validate_gemm, GemmParams, GemmShape};
+use crate::gemm::{validate_gemm, validate_gemm_shapes, GemmParams, GemmShape};
 use crate::gemm_kernels::{APanel, GemmKernel, Kernel};
 use crate::gemm_wide::{self, Operands, WideScratch, WIDE_CHUNK_PAIRS};
 use crate::matrix::Matrix;
+use crate::view::{MatMut, MatRef};
 
 /// Longest chunk of k-pairs between two widenings, for cache reuse of the packed B panel.
 const MAX_CHUNK_PAIRS: usize = 128;
@@ -175,37 +176,108 @@ pub fn gemm_with_kernel(
     let kern = kernel
         .kernel()
         .ok_or(ModelError::KernelUnavailable(format!("{kernel:?}")))?;
-    let mut c = Matrix::zeros(m, n);
+    let mut c = match c_in {
+        Some(c_in) => c_in.clone(),
+        None => Matrix::zeros(m, n),
+    };
+    let (a, b) = (a.view(), b.view());
+    run_packed(
+        &kern,
+        a,
+        trans_a,
+        b,
+        trans_b,
+        c.view_mut(),
+        c_in.is_some(),
+        p,
+    );
+    Ok(c)
+}
+
+/// `C = op(A)·op(B)`, or `C += op(A)·op(B)` with `accumulate` (C's words are then the
+/// accumulated `C_in`), on strided views, writing C in place: [`gemm`]'s bits without copying
+/// the operands out of (or the result into) the memory they live in.
+pub fn gemm_into(
+    a: MatRef<'_>,
+    trans_a: bool,
+    b: MatRef<'_>,
+    trans_b: bool,
+    c: MatMut<'_>,
+    accumulate: bool,
+    p: &GemmParams,
+) -> Result<(), ModelError> {
+    let GemmShape { m, n, .. } = validate_gemm_shapes(
+        a.op_shape(trans_a),
+        b.op_shape(trans_b),
+        accumulate.then_some((c.rows, c.cols)),
+        p,
+    )?;
+    if (c.rows, c.cols) != (m, n) {
+        return Err(ModelError::AccumulatorShapeMismatch {
+            c_rows: c.rows,
+            c_cols: c.cols,
+            m,
+            n,
+        });
+    }
+    let kernel = GemmKernel::best();
+    let kern = kernel
+        .kernel()
+        .ok_or(ModelError::KernelUnavailable(format!("{kernel:?}")))?;
+    run_packed(&kern, a, trans_a, b, trans_b, c, accumulate, p);
+    Ok(())
+}
+
+/// [`gemm_packed`] with this thread's scratch buffers.
+#[allow(clippy::too_many_arguments)]
+fn run_packed(
+    kern: &Kernel,
+    a: MatRef<'_>,
+    trans_a: bool,
+    b: MatRef<'_>,
+    trans_b: bool,
+    c: MatMut<'_>,
+    accumulate: bool,
+    p: &GemmParams,
+) {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        gemm_packed(&kern, a, trans_a, b, trans_b, c_in, p, &mut scratch, &mut c);
+        gemm_packed(kern, a, trans_a, b, trans_b, c, accumulate, p, &mut scratch);
         if scratch.bytes() > SCRATCH_KEEP_BYTES {
             *scratch = Scratch::default();
         }
     });
-    Ok(c)
 }
 
-/// The body of [`gemm_with_kernel`] after validation, writing into `c` (M x N).
+/// The body of [`gemm_with_kernel`] after validation, writing into `c` (M x N), which holds
+/// `C_in` when accumulating.
 #[allow(clippy::too_many_arguments)]
 fn gemm_packed(
     kern: &Kernel,
-    a: &Matrix,
+    a: MatRef<'_>,
     trans_a: bool,
-    b: &Matrix,
+    b: MatRef<'_>,
     trans_b: bool,
-    c_in: Option<&Matrix>,
+    mut c: MatMut<'_>,
+    accumulate: bool,
     p: &GemmParams,
     scratch: &mut Scratch,
-    c: &mut Matrix,
 ) {
     let (m, n) = (c.rows, c.cols);
     let k = a.op_shape(trans_a).1;
     let (mr, nr) = (kern.mr, kern.nr);
     let (max_a, max_b) = (a.max_abs(), b.max_abs());
     // op(A)[i][kk] and op(B)[kk][j] as strides into the row-major storage.
-    let (a_is, a_ks) = if trans_a { (1, a.cols) } else { (a.cols, 1) };
-    let (b_js, b_ks) = if trans_b { (b.cols, 1) } else { (1, b.cols) };
+    let (a_is, a_ks) = if trans_a {
+        (1, a.stride)
+    } else {
+        (a.stride, 1)
+    };
+    let (b_js, b_ks) = if trans_b {
+        (b.stride, 1)
+    } else {
+        (1, b.stride)
+    };
     let Scratch {
         a: ap,
         b: bp,
@@ -215,11 +287,20 @@ fn gemm_packed(
     } = scratch;
     ap.clear();
     bp.clear();
-    // When op(A) = A and K is even, the kernel reads A's rows in place (two i16 = one pair);
-    // only a last partial block of rows, which needs padding, is packed.
+    // When op(A) = A and K and the row stride are even, the kernel reads A's rows in place
+    // (two i16 = one pair); only a last partial block of rows, which needs padding, is packed.
     let pairs = k.div_ceil(2);
-    let direct_blocks = if !trans_a && k & 1 == 0 { m / mr } else { 0 };
-    let a_direct = as_pairs(&a.data[..direct_blocks * mr * k]);
+    let direct_blocks = if !trans_a && k & 1 == 0 && a.stride & 1 == 0 {
+        m / mr
+    } else {
+        0
+    };
+    let direct_words = match direct_blocks {
+        0 => 0,
+        blocks => (blocks * mr - 1) * a.stride + k,
+    };
+    let a_direct = as_pairs(&a.data[..direct_words]);
+    let a_row_pairs = a.stride / 2;
     let packed_from = direct_blocks * mr;
     pack_into(
         ap,
@@ -240,14 +321,14 @@ fn gemm_packed(
     // `lo_offset`, the next panel boundary; |hi|, |lo| <= 128.
     let lo_offset = n.div_ceil(nr) * nr;
     let (nv, chunk) = if wide.is_some() {
-        pack_into(bp, &b.data, b_js, b_ks, n, k, nr, |x| x);
+        pack_into(bp, b.data, b_js, b_ks, n, k, nr, |x| x);
         (n, WIDE_CHUNK_PAIRS)
     } else if split {
-        pack_into(bp, &b.data, b_js, b_ks, n, k, nr, |x| split_hi_lo(x).0);
-        pack_into(bp, &b.data, b_js, b_ks, n, k, nr, |x| split_hi_lo(x).1);
+        pack_into(bp, b.data, b_js, b_ks, n, k, nr, |x| split_hi_lo(x).0);
+        pack_into(bp, b.data, b_js, b_ks, n, k, nr, |x| split_hi_lo(x).1);
         (2 * lo_offset, chunk_pairs(max_a, 128))
     } else {
-        pack_into(bp, &b.data, b_js, b_ks, n, k, nr, |x| x);
+        pack_into(bp, b.data, b_js, b_ks, n, k, nr, |x| x);
         (n, direct_chunk)
     };
 
@@ -256,10 +337,10 @@ fn gemm_packed(
     let ldo = nv.div_ceil(nr) * nr;
     if wide.is_some() {
         let operands = Operands {
-            a,
+            a: a.data,
             a_is,
             a_ks,
-            b,
+            b: b.data,
             b_js,
             b_ks,
             m,
@@ -273,13 +354,13 @@ fn gemm_packed(
     acc.clear();
     acc.resize(n, 0);
     let convert_row = select_convert_row();
-    for (blk, c_rows) in c.data.chunks_mut(mr * n).enumerate() {
+    for blk in 0..m.div_ceil(mr) {
         sums.fill(0);
         let a_panel = if blk < direct_blocks {
             APanel {
-                pairs: &a_direct[blk * mr * pairs..],
+                pairs: &a_direct[blk * mr * a_row_pairs..],
                 t_stride: 1,
-                r_stride: pairs,
+                r_stride: a_row_pairs,
                 steps: pairs,
             }
         } else {
@@ -296,8 +377,9 @@ fn gemm_packed(
             }
             None => block_sums(kern, a_panel, bp, chunk, sums, ldo),
         }
-        for (r, out) in c_rows.chunks_exact_mut(n).enumerate() {
+        for r in 0..mr.min(m - blk * mr) {
             let i = blk * mr + r;
+            let out = c.row_mut(i);
             let srow = &sums[r * ldo..];
             if split {
                 for ((x, &hi), &lo) in acc.iter_mut().zip(srow).zip(&srow[lo_offset..]) {
@@ -306,9 +388,10 @@ fn gemm_packed(
             } else {
                 acc.copy_from_slice(&srow[..n]);
             }
-            if let Some(c_in) = c_in {
-                // Validation guarantees s >= 0 when accumulating.
-                for (x, &y) in acc.iter_mut().zip(c_in.row(i)) {
+            if accumulate {
+                // Validation guarantees s >= 0 when accumulating; C_in is read before the
+                // row is overwritten.
+                for (x, &y) in acc.iter_mut().zip(out.iter()) {
                     *x = x.wrapping_add(i64::from(y) << s);
                 }
             }

@@ -15,7 +15,6 @@
 //! This costs 1.5 word-kernel passes instead of the 2 of the `b = 256·hi + lo` split.
 
 use crate::gemm_kernels::{APanel, WideChunk, WideKernel};
-use crate::matrix::Matrix;
 
 /// k-pairs per chunk of the wide path.
 pub(crate) const WIDE_CHUNK_PAIRS: usize = 62;
@@ -119,13 +118,13 @@ fn pack_quads(
     }
 }
 
-/// Where op(A) and op(B) live: `op(A)[i][kk] = a.data[i * a_is + kk * a_ks]`,
-/// `op(B)[kk][j] = b.data[kk * b_ks + j * b_js]`.
+/// Where op(A) and op(B) live: `op(A)[i][kk] = a[i * a_is + kk * a_ks]`,
+/// `op(B)[kk][j] = b[kk * b_ks + j * b_js]`.
 pub(crate) struct Operands<'a> {
-    pub a: &'a Matrix,
+    pub a: &'a [i16],
     pub a_is: usize,
     pub a_ks: usize,
-    pub b: &'a Matrix,
+    pub b: &'a [i16],
     pub b_js: usize,
     pub b_ks: usize,
     pub m: usize,
@@ -146,10 +145,10 @@ pub(crate) fn prepare(ws: &mut WideScratch, op: &Operands<'_>, mr: usize, nr: us
         k,
         n,
     } = *op;
-    pack_quads(&mut ws.aq, &a.data, a_is, a_ks, m, k, mr, |x| {
+    pack_quads(&mut ws.aq, a, a_is, a_ks, m, k, mr, |x| {
         (i16::from(hi(x)) + 128) as u8
     });
-    pack_quads(&mut ws.bq, &b.data, b_js, b_ks, n, k, nr, |x| hi(x) as u8);
+    pack_quads(&mut ws.bq, b, b_js, b_ks, n, k, nr, |x| hi(x) as u8);
     let chunk_k = 2 * WIDE_CHUNK_PAIRS;
     ws.column_sums.clear();
     ws.column_sums.resize(k.div_ceil(chunk_k) * ldo, 0);
@@ -157,13 +156,13 @@ pub(crate) fn prepare(ws: &mut WideScratch, op: &Operands<'_>, mr: usize, nr: us
     if b_js == 1 {
         for kk in 0..k {
             let sums = &mut ws.column_sums[(kk / chunk_k) * ldo..][..n];
-            for (s, &x) in sums.iter_mut().zip(&b.data[kk * b_ks..][..n]) {
+            for (s, &x) in sums.iter_mut().zip(&b[kk * b_ks..][..n]) {
                 *s += i32::from(hi(x));
             }
         }
     } else {
         for j in 0..n {
-            for (chunk, piece) in b.data[j * b_js..][..k].chunks(chunk_k).enumerate() {
+            for (chunk, piece) in b[j * b_js..][..k].chunks(chunk_k).enumerate() {
                 ws.column_sums[chunk * ldo + j] = piece.iter().map(|&x| i32::from(hi(x))).sum();
             }
         }

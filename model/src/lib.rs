@@ -19,14 +19,16 @@ mod lfsr;
 mod matrix;
 mod mismatch;
 mod vector;
+mod view;
 
 pub use convert::{convert, rounding_addend, wrap48, ACC_BITS, MAX_SHIFT, MIN_SHIFT};
 pub use error::ModelError;
 pub use format::{check_fl, dequantize, quantize, quantize_f32, sat16, Rounding, MAX_FL};
 pub use gemm::{
-    gemm_scalar, max_abs_product_sum_bound, may_overflow, validate_gemm, GemmParams, GemmShape,
+    gemm_scalar, max_abs_product_sum_bound, may_overflow, validate_gemm, validate_gemm_shapes,
+    GemmParams, GemmShape,
 };
-pub use gemm_fast::{gemm, gemm_with_kernel};
+pub use gemm_fast::{gemm, gemm_into, gemm_with_kernel};
 pub use gemm_kernels::GemmKernel;
 pub use lfsr::{
     lfsr_step, seed_states, splitmix64, step_matrix, word_matrix, Gf2Matrix32, Lfsr, LFSR_A_MASK,
@@ -35,6 +37,7 @@ pub use lfsr::{
 pub use matrix::Matrix;
 pub use mismatch::first_mismatch;
 pub use vector::{
-    align_bias, bias_add, qrelu, qrelu_mask, relu, relu_mask, update, UpdateParams, MAX_FL_ETA,
-    MAX_GRID_SHIFT, MAX_UPDATE_SHIFT,
+    align_bias, bias_add, qrelu, qrelu_mask, relu, relu_mask, update, update_into, UpdateParams,
+    MAX_FL_ETA, MAX_GRID_SHIFT, MAX_UPDATE_SHIFT,
 };
+pub use view::{MatMut, MatRef};

@@ -9,6 +9,7 @@ use crate::error::ModelError;
 use crate::format::{check_fl, sat16, Rounding};
 use crate::lfsr::{Lfsr, LFSR_A_MASK, LFSR_B_MASK};
 use crate::matrix::Matrix;
+use crate::view::{MatMut, MatRef};
 
 /// Largest shift of the update: `s` and `s + g` must both be in `0..=MAX_UPDATE_SHIFT`.
 pub const MAX_UPDATE_SHIFT: i32 = 30;
@@ -233,24 +234,31 @@ impl UpdateParams {
 pub fn update(w: &Matrix, g: &Matrix, p: &UpdateParams) -> Result<Matrix, ModelError> {
     p.validate()?;
     same_shape("G", g, w)?;
+    let mut out = w.clone();
+    update_into(out.view_mut(), g.view(), p)?;
+    Ok(out)
+}
+
+/// [`update`] on strided views, W updated in place: the device engine's form, which copies
+/// nothing out of device memory.
+pub fn update_into(mut w: MatMut<'_>, g: MatRef<'_>, p: &UpdateParams) -> Result<(), ModelError> {
+    p.validate()?;
+    if (g.rows, g.cols) != (w.rows, w.cols) {
+        return Err(ModelError::ShapeMismatch {
+            what: "G",
+            rows: g.rows,
+            cols: g.cols,
+            want_rows: w.rows,
+            want_cols: w.cols,
+        });
+    }
     let ra = Lfsr::new(p.row_state, LFSR_A_MASK).words(w.rows);
     let cb = Lfsr::new(p.col_state, LFSR_B_MASK).words(w.cols);
     let kernel = UpdateKernel::new(p);
-    let mut data = vec![0; w.data.len()];
-    if w.cols > 0 {
-        let rows = data
-            .chunks_exact_mut(w.cols)
-            .zip(w.data.chunks_exact(w.cols))
-            .zip(g.data.chunks_exact(w.cols));
-        for (((out, w_row), g_row), &row_word) in rows.zip(&ra) {
-            kernel.row(w_row, g_row, &cb, row_word, out);
-        }
+    for (i, &row_word) in ra.iter().enumerate() {
+        kernel.row(w.row_mut(i), g.row(i), &cb, row_word);
     }
-    Ok(Matrix {
-        rows: w.rows,
-        cols: w.cols,
-        data,
-    })
+    Ok(())
 }
 
 /// [`UpdateParams::update_one`] with everything that does not depend on the element worked
@@ -310,10 +318,11 @@ impl UpdateKernel {
         }
     }
 
-    /// One row of W: `out[j]` from `w[j]`, `g[j]` and the random word `row_word ^ col_words[j]`.
+    /// One row of W, in place: `w[j]` from `w[j]`, `g[j]` and the random word
+    /// `row_word ^ col_words[j]`.
     /// The same integer arithmetic in every variant: the vector ones only let the compiler
     /// use wider registers for it.
-    fn row(&self, w: &[i16], g: &[i16], col_words: &[u16], row_word: u16, out: &mut [i16]) {
+    fn row(&self, w: &mut [i16], g: &[i16], col_words: &[u16], row_word: u16) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f")
@@ -322,35 +331,35 @@ impl UpdateKernel {
                 && std::is_x86_feature_detected!("avx512vl")
             {
                 // SAFETY: the features the function enables were detected just above.
-                return unsafe { self.row_avx512(w, g, col_words, row_word, out) };
+                return unsafe { self.row_avx512(w, g, col_words, row_word) };
             }
             if std::is_x86_feature_detected!("avx2") {
                 // SAFETY: as above.
-                return unsafe { self.row_avx2(w, g, col_words, row_word, out) };
+                return unsafe { self.row_avx2(w, g, col_words, row_word) };
             }
         }
-        self.row_body(w, g, col_words, row_word, out);
+        self.row_body(w, g, col_words, row_word);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
-    unsafe fn row_avx512(&self, w: &[i16], g: &[i16], cb: &[u16], rw: u16, out: &mut [i16]) {
-        self.row_body(w, g, cb, rw, out);
+    unsafe fn row_avx512(&self, w: &mut [i16], g: &[i16], cb: &[u16], rw: u16) {
+        self.row_body(w, g, cb, rw);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn row_avx2(&self, w: &[i16], g: &[i16], cb: &[u16], rw: u16, out: &mut [i16]) {
-        self.row_body(w, g, cb, rw, out);
+    unsafe fn row_avx2(&self, w: &mut [i16], g: &[i16], cb: &[u16], rw: u16) {
+        self.row_body(w, g, cb, rw);
     }
 
     #[inline(always)]
-    fn row_body(&self, w: &[i16], g: &[i16], cb: &[u16], rw: u16, out: &mut [i16]) {
-        let n = out.len();
+    fn row_body(&self, w: &mut [i16], g: &[i16], cb: &[u16], rw: u16) {
+        let n = w.len();
         // Equal lengths up front let the loop run without bounds checks, hence vectorize.
-        let (w, g, cb) = (&w[..n], &g[..n], &cb[..n]);
+        let (g, cb) = (&g[..n], &cb[..n]);
         for j in 0..n {
-            out[j] = self.apply(w[j], g[j], rw ^ cb[j]);
+            w[j] = self.apply(w[j], g[j], rw ^ cb[j]);
         }
     }
 

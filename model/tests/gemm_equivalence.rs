@@ -1,7 +1,10 @@
 //! `gemm` (every available kernel) against the readable `gemm_scalar`: same bits for all inputs.
 
 use proptest::prelude::*;
-use qtrain_model::{gemm, gemm_scalar, gemm_with_kernel, GemmKernel, GemmParams, Matrix, Rounding};
+use qtrain_model::{
+    gemm, gemm_into, gemm_scalar, gemm_with_kernel, GemmKernel, GemmParams, MatMut, MatRef, Matrix,
+    Rounding,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -202,4 +205,70 @@ fn worst_case_for_the_full_range_estimate() {
             check_all_kernels(&at, true, &bt, true, None, &p).unwrap();
         }
     }
+}
+
+/// `m` placed in a buffer at `offset` with row stride `cols + pad`, the padding and the words
+/// around it filled with `fill` (so a view that read them would show).
+fn embed(m: &Matrix, offset: usize, pad: usize, fill: i16) -> (Vec<i16>, usize) {
+    let stride = m.cols + pad;
+    let mut buf = vec![fill; offset + m.rows * stride + 3];
+    for i in 0..m.rows {
+        buf[offset + i * stride..][..m.cols].copy_from_slice(m.row(i));
+    }
+    (buf, stride)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// `gemm_into` on strided views (odd and even strides, the padding full of extreme words,
+    /// C written in place over C_in) gives `gemm`'s bits and leaves every other word alone.
+    #[test]
+    fn strided_gemm_into_equals_gemm(
+        m in 1usize..40, k in 1usize..40, n in 1usize..40,
+        ta: bool, tb: bool,
+        fmt in 0usize..FORMATS.len(),
+        rounding_code in 0u8..3,
+        accumulate: bool,
+        range_a in range_strategy(), range_b in range_strategy(),
+        pads in (0usize..4, 0usize..4, 0usize..4),
+        offsets in (0usize..3, 0usize..3, 0usize..3),
+        seed: u64,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (fl_a, fl_b, fl_c) = FORMATS[fmt];
+        let rounding = Rounding::from_code(rounding_code).unwrap();
+        let p = GemmParams::from_seed(seed, fl_a, fl_b, fl_c, rounding);
+        let a = operand(&mut rng, m, k, ta, range_a);
+        let b = operand(&mut rng, k, n, tb, range_b);
+        let accumulate = accumulate && p.shift() >= 0;
+        let c_in = random_matrix(&mut rng, m, n, Range::Full);
+        let want = gemm(&a, ta, &b, tb, accumulate.then_some(&c_in), &p).unwrap();
+        let (abuf, a_stride) = embed(&a, offsets.0, pads.0, i16::MIN);
+        let (bbuf, b_stride) = embed(&b, offsets.1, pads.1, i16::MAX);
+        let (mut cbuf, c_stride) = embed(&c_in, offsets.2, pads.2, 7);
+        let before = cbuf.clone();
+        let av = MatRef::new(a.rows, a.cols, a_stride, &abuf[offsets.0..]).unwrap();
+        let bv = MatRef::new(b.rows, b.cols, b_stride, &bbuf[offsets.1..]).unwrap();
+        let cv = MatMut::new(m, n, c_stride, &mut cbuf[offsets.2..]).unwrap();
+        gemm_into(av, ta, bv, tb, cv, accumulate, &p).unwrap();
+        for (w, (&got, &old)) in cbuf.iter().zip(&before).enumerate() {
+            let inside = w >= offsets.2 && (w - offsets.2) % c_stride < n && (w - offsets.2) / c_stride < m;
+            if inside {
+                let (i, j) = ((w - offsets.2) / c_stride, (w - offsets.2) % c_stride);
+                prop_assert_eq!(got, want.get(i, j), "C({}, {})", i, j);
+            } else {
+                prop_assert_eq!(got, old, "word {} outside C changed", w);
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_into_refuses_a_wrong_output_shape() {
+    let a = Matrix::zeros(2, 3);
+    let b = Matrix::zeros(3, 4);
+    let mut c = Matrix::zeros(2, 5);
+    let p = GemmParams::from_seed(1, 8, 8, 8, Rounding::Nearest);
+    assert!(gemm_into(a.view(), false, b.view(), false, c.view_mut(), false, &p).is_err());
 }

@@ -1,8 +1,8 @@
 //! Hand-computed cases for the vector operations of numerics §7.
 
 use qtrain_model::{
-    bias_add, gemm_scalar, qrelu, qrelu_mask, relu, relu_mask, seed_states, update, GemmParams,
-    Matrix, ModelError, Rounding, UpdateParams,
+    bias_add, gemm_scalar, qrelu, qrelu_mask, relu, relu_mask, seed_states, update, update_into,
+    GemmParams, MatMut, MatRef, Matrix, ModelError, Rounding, UpdateParams,
 };
 
 fn row(v: &[i16]) -> Matrix {
@@ -271,4 +271,49 @@ fn update_validation() {
     edge.fl_g = 15;
     edge.fl_eta = 15;
     assert!(update(&w, &w, &edge).is_ok());
+}
+
+/// `update_into` on strided views in one buffer (as in device memory) gives `update`'s bits,
+/// in place, and writes no word outside W.
+#[test]
+fn strided_update_in_place_equals_update() {
+    let mut seed = 0x1234_5678_u64;
+    let mut next = || {
+        seed = qtrain_model::splitmix64(seed, 1);
+        seed
+    };
+    for case in 0..200 {
+        let (rows, cols) = (1 + (next() % 9) as usize, 1 + (next() % 33) as usize);
+        let (w_stride, g_stride) = (cols + (next() % 3) as usize, cols + (next() % 3) as usize);
+        let rounding = Rounding::ALL[case % 3];
+        let mut p = params(12, 14, 10, (next() % 4000) as u16, rounding);
+        p.row_state = (next() as u32) | 1;
+        p.col_state = (next() as u32) | 1;
+        let w = Matrix::from_fn(rows, cols, |_, _| next() as i16);
+        let g = Matrix::from_fn(rows, cols, |_, _| next() as i16);
+        let want = update(&w, &g, &p).unwrap();
+        // W first, then G, in one buffer padded with a marker word.
+        let g_at = rows * w_stride + 1;
+        let mut buf = vec![-99i16; g_at + rows * g_stride + 2];
+        for i in 0..rows {
+            buf[i * w_stride..][..cols].copy_from_slice(w.row(i));
+            buf[g_at + i * g_stride..][..cols].copy_from_slice(g.row(i));
+        }
+        let before = buf.clone();
+        let (w_part, g_part) = buf.split_at_mut(g_at);
+        let gv = MatRef::new(rows, cols, g_stride, g_part).unwrap();
+        let wv = MatMut::new(rows, cols, w_stride, w_part).unwrap();
+        update_into(wv, gv, &p).unwrap();
+        for (k, (&got, &old)) in buf.iter().zip(&before).enumerate() {
+            if k < rows * w_stride && k % w_stride < cols {
+                assert_eq!(
+                    got,
+                    want.get(k / w_stride, k % w_stride),
+                    "case {case} word {k}"
+                );
+            } else {
+                assert_eq!(got, old, "case {case}: word {k} outside W changed");
+            }
+        }
+    }
 }

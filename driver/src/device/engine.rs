@@ -6,7 +6,7 @@
 //! nothing), runs it with the model's arithmetic on a flat word memory, and
 //! keeps the seq memory that makes retries idempotent (protocol.md §2).
 
-use qtrain_model::{GemmParams, Matrix};
+use qtrain_model::{GemmParams, MatMut, MatRef, Matrix};
 
 use super::commands::{
     code, Capabilities, Command, DeviceStatus, GemmDescriptor, Tensor, UpdateDescriptor, VectorOp,
@@ -303,12 +303,13 @@ impl DeviceEngine {
         {
             return Err(StatusCode::BadArgument);
         }
-        let a = self.gather(g.a, ar, ac);
-        let b = self.gather(g.b, br, bc);
-        let c_in = g.accumulate.then(|| self.gather(g.c, m, n));
-        let c = qtrain_model::gemm(&a, g.trans_a, &b, g.trans_b, c_in.as_ref(), &params)
+        // Computed where the tensors lie: no copy in or out of device memory.
+        let (c, inputs) = split_output(&mut self.mem, c_region);
+        let a = inputs.view(g.a, ar, ac);
+        let b = inputs.view(g.b, br, bc);
+        let c = MatMut::new(m, n, c_region.stride, c).map_err(|_| StatusCode::BadArgument)?;
+        qtrain_model::gemm_into(a, g.trans_a, b, g.trans_b, c, g.accumulate, &params)
             .map_err(|_| StatusCode::BadArgument)?;
-        self.scatter(g.c, &c);
         // The software engine has no clock: it reports 0 cycles rather than a guess. Cycle
         // counts are timing, not results; boards that count them report them here.
         Ok(NO_CYCLES.to_le_bytes().to_vec())
@@ -399,21 +400,30 @@ impl DeviceEngine {
                 let out = qtrain_model::qrelu_mask(&xm, &dm, alpha, bits);
                 (y, out.map_err(bad)?)
             }
-            VectorOp::Update(u) => self.update(&u)?,
+            VectorOp::Update(u) => return self.update(&u).map(|()| Vec::new()),
         };
         self.scatter(y_tensor, &y);
         Ok(Vec::new())
     }
 
-    fn update(&self, u: &UpdateDescriptor) -> Result<(Tensor, Matrix), StatusCode> {
+    /// The weight update, in place in device memory.
+    fn update(&mut self, u: &UpdateDescriptor) -> Result<(), StatusCode> {
         let (r, c) = (usize::from(u.rows), usize::from(u.cols));
         self.check(&[u.w, u.g], r, c)?;
         u.params.validate().map_err(|_| StatusCode::BadArgument)?;
         self.ranges(&[u.g, u.w], r, c)?;
-        let w = self.gather(u.w, r, c);
-        let g = self.gather(u.g, r, c);
-        let out = qtrain_model::update(&w, &g, &u.params).map_err(|_| StatusCode::BadArgument)?;
-        Ok((u.w, out))
+        let bad = |_| StatusCode::BadArgument;
+        // G may be W itself (the range check allows an output equal to an input): then G is
+        // read from a copy, as the device reads each word before it writes it.
+        let g_copy = (u.g == u.w).then(|| self.gather(u.g, r, c));
+        let w_region = Region::of(u.w, r, c);
+        let (w, inputs) = split_output(&mut self.mem, w_region);
+        let w = MatMut::new(r, c, w_region.stride, w).map_err(bad)?;
+        let g = match &g_copy {
+            Some(g) => g.view(),
+            None => inputs.view(u.g, r, c),
+        };
+        qtrain_model::update_into(w, g, &u.params).map_err(bad)
     }
 
     fn check(&self, ts: &[Tensor], rows: usize, cols: usize) -> Result<(), StatusCode> {
@@ -434,6 +444,43 @@ impl DeviceEngine {
         }
         Ok(())
     }
+}
+
+/// Device memory around an output's span: the words before it and after it, where the inputs
+/// of an operation lie (an input may share no word with the output's span).
+struct Inputs<'a> {
+    before: &'a [i16],
+    after: &'a [i16],
+    /// Address of `after[0]`.
+    after_addr: usize,
+}
+
+impl<'a> Inputs<'a> {
+    /// The view of an input tensor that passed the range and overlap checks.
+    fn view(&self, t: Tensor, rows: usize, cols: usize) -> MatRef<'a> {
+        let addr = t.addr as usize;
+        let data = if addr < self.before.len() {
+            &self.before[addr..]
+        } else {
+            &self.after[addr - self.after_addr..]
+        };
+        MatRef::new(rows, cols, usize::from(t.stride), data)
+            .expect("the range check keeps an input inside the memory around the output")
+    }
+}
+
+/// Splits device memory into the output's span (from its first word) and what lies around it.
+fn split_output(mem: &mut [i16], out: Region) -> (&mut [i16], Inputs<'_>) {
+    let (before, rest) = mem.split_at_mut(out.addr);
+    let (span, after) = rest.split_at_mut(out.end() - out.addr);
+    (
+        span,
+        Inputs {
+            before,
+            after,
+            after_addr: out.end(),
+        },
+    )
 }
 
 /// The span of a tensor placement that passed the range check.
