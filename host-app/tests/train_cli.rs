@@ -508,7 +508,7 @@ fn quantized_method_options_are_checked() {
     let out = fresh_dir("m-bad");
     let o = out.display().to_string();
     let base = ["train", "--data", &data, "--out", &o, "--epochs", "1"];
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 13] = [
         (
             &["--method", "sr", "--rounding", "nearest"],
             "--rounding does not apply",
@@ -517,6 +517,11 @@ fn quantized_method_options_are_checked() {
         (&["--method", "r", "--rho", "0.1"], "--rho"),
         (&["--method", "bcgd", "--delta", "0.5"], "--delta"),
         (&["--method", "bcgd", "--alpha-grad", "4"], "--alpha-grad 4"),
+        (&["--method", "bcgd", "--alpha-lr=-1"], "--alpha-lr -1"),
+        (
+            &["--method", "sr", "--alpha-lr", "0"],
+            "--alpha-lr do not apply",
+        ),
         (
             &["--method", "bc", "--fl-a", "12"],
             "--fl-a do not apply to --method bc",

@@ -31,6 +31,10 @@ pub struct QuantArgs {
     /// BCGD's coarse derivative of the quantized ReLU in alpha: 2- or 3-valued [default: 3]
     #[arg(long)]
     pub alpha_grad: Option<u8>,
+    /// BCGD's learning rate of alpha as a multiple of the weights' (0 keeps alpha at its
+    /// initial value) [default: 1]
+    #[arg(long)]
+    pub alpha_lr: Option<f64>,
     /// WAGE's bits of weights, activations, gradients and errors [default: 2,8,8,8]
     #[arg(long, value_delimiter = ',')]
     pub wage_bits: Option<Vec<u8>>,
@@ -44,6 +48,7 @@ impl QuantArgs {
             ("--rho", self.rho.is_some()),
             ("--act-bits", self.act_bits.is_some()),
             ("--alpha-grad", self.alpha_grad.is_some()),
+            ("--alpha-lr", self.alpha_lr.is_some()),
             ("--wage-bits", self.wage_bits.is_some()),
         ]
         .into_iter()
@@ -81,7 +86,13 @@ impl QuantArgs {
 }
 
 /// Options of bcgd and wage, which r, sr and bc refuse.
-const BCGD_ONLY: &[&str] = &["--rho", "--act-bits", "--alpha-grad", "--wage-bits"];
+const BCGD_ONLY: &[&str] = &[
+    "--rho",
+    "--act-bits",
+    "--alpha-grad",
+    "--alpha-lr",
+    "--wage-bits",
+];
 
 fn refuse(given: &[&str], method: &str) -> anyhow::Result<()> {
     if !given.is_empty() {
@@ -140,6 +151,7 @@ pub fn config(
                 act_bits: quant.act_bits.unwrap_or(4),
                 rho: quant.rho.unwrap_or(1e-5),
                 alpha_grad: quant.alpha_grad.unwrap_or(3),
+                alpha_lr: quant.alpha_lr.unwrap_or(1.0),
             };
             ensure!(
                 (1..=8).contains(&c.weight_bits),
@@ -160,6 +172,11 @@ pub fn config(
                 matches!(c.alpha_grad, 2 | 3),
                 "--alpha-grad {}: 2 or 3",
                 c.alpha_grad
+            );
+            ensure!(
+                c.alpha_lr.is_finite() && c.alpha_lr >= 0.0,
+                "--alpha-lr {}: a multiple of the learning rate, 0 or more",
+                c.alpha_lr
             );
             Ok(MethodConfig::Bcgd(c))
         }

@@ -5,35 +5,44 @@
 
 use super::chart::Panel;
 use super::report::Report;
-use super::runner::RunConfig;
-use super::stats::{below, Check};
+use super::runner::{RunConfig, RunResult};
+use super::stats::{below, Check, Stats};
 use super::summary::{curves, final_errors, final_table, has};
 use super::{chart, Options};
+use crate::train::checkpoint;
 use crate::train::methods::bcgd::BcgdConfig;
-use crate::train::methods::MethodConfig;
+use crate::train::methods::{MethodConfig, Params};
+use anyhow::Context;
 
 /// Learning rate of every run.
 const LR: f64 = 0.1;
 
+/// The tags that tell the configurations apart.
+const KEYS: [&str; 4] = ["method", "rho", "alpha_grad", "alpha_lr"];
+
+fn bcgd(rho: f64, alpha_grad: u8, alpha_lr: f64) -> MethodConfig {
+    MethodConfig::Bcgd(BcgdConfig {
+        weight_bits: 1,
+        act_bits: 4,
+        rho,
+        alpha_grad,
+        alpha_lr,
+    })
+}
+
 fn configs(opts: &Options, epochs: u32) -> Vec<RunConfig> {
-    let mut methods = vec![(MethodConfig::Float32, "float32", "-", "-")];
+    let mut methods = vec![(MethodConfig::Float32, "float32", "-", "-", "-")];
     for (rho, rho_name) in [(0.0, "0"), (1e-5, "1e-5")] {
         for (alpha_grad, ag) in [(2u8, "2"), (3, "3")] {
-            methods.push((
-                MethodConfig::Bcgd(BcgdConfig {
-                    weight_bits: 1,
-                    act_bits: 4,
-                    rho,
-                    alpha_grad,
-                }),
-                "bcgd 1W4A",
-                rho_name,
-                ag,
-            ));
+            methods.push((bcgd(rho, alpha_grad, 1.0), "bcgd 1W4A", rho_name, ag, "1"));
         }
     }
+    // The controls that locate the α gradient's effect: α frozen at its initial value, and the
+    // 3-valued derivative with α learning 10x slower than the weights.
+    methods.push((bcgd(1e-5, 3, 0.0), "bcgd 1W4A", "1e-5", "-", "0"));
+    methods.push((bcgd(1e-5, 3, 0.1), "bcgd 1W4A", "1e-5", "3", "0.1"));
     let mut out = Vec::new();
-    for (method, name, rho, ag) in methods {
+    for (method, name, rho, ag, alpha_lr) in methods {
         for &seed in &opts.seeds(3) {
             out.push(RunConfig {
                 model: "mlp",
@@ -46,6 +55,7 @@ fn configs(opts: &Options, epochs: u32) -> Vec<RunConfig> {
                     ("method", name.to_string()),
                     ("rho", rho.to_string()),
                     ("alpha_grad", ag.to_string()),
+                    ("alpha_lr", alpha_lr.to_string()),
                 ],
                 sign_changes: false,
             });
@@ -70,8 +80,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
          4-bit quantized ReLU with a learned α per hidden layer; ρ = 0 is coarse gradient \
          descent without blending. Errors in %, mean ± sd over seeds.\n\n{}",
         opts.scale_note(&data, epochs, opts.seeds(3).len()),
-        final_table(&results, &["method", "rho", "alpha_grad"])
+        final_table(&results, &KEYS)
     ));
+    report.sections.push(alpha_table(opts, &results)?);
     report.plots.push((
         "bcgd.svg".into(),
         chart::svg(
@@ -82,12 +93,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
                 y_label: "test error (%)".into(),
                 log_x: false,
                 log_y: false,
-                series: curves(
-                    &results,
-                    |_| true,
-                    &["method", "rho", "alpha_grad"],
-                    |e| 100.0 * e.test_error,
-                ),
+                series: curves(&results, |_| true, &KEYS, |e| 100.0 * e.test_error),
             }],
         )?,
     ));
@@ -101,7 +107,12 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
             let e = final_errors(&results, |c| {
                 has(
                     c,
-                    &[("method", "bcgd 1W4A"), ("rho", rho), ("alpha_grad", ag)],
+                    &[
+                        ("method", "bcgd 1W4A"),
+                        ("rho", rho),
+                        ("alpha_grad", ag),
+                        ("alpha_lr", "1"),
+                    ],
                 )
             });
             checks.push(below(
@@ -116,4 +127,58 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     }
     report.checks = checks;
     Ok(report)
+}
+
+/// The hidden layer's α at the end of each bcgd configuration (read from the runs'
+/// checkpoints), next to its initial value: what the α gradient did.
+fn alpha_table(opts: &Options, results: &[RunResult]) -> anyhow::Result<String> {
+    let mut groups: Vec<(Vec<(&'static str, String)>, Vec<f64>)> = Vec::new();
+    let mut initial = None;
+    for r in results {
+        let MethodConfig::Bcgd(cfg) = &r.config.method else {
+            continue;
+        };
+        initial = Some(cfg.initial_alpha());
+        let dir = opts.out.join("runs").join(r.config.label());
+        let cp = checkpoint::load(&dir)?
+            .with_context(|| format!("no checkpoint in {}", dir.display()))?;
+        let Params::F32 { tensors } = &cp.params else {
+            anyhow::bail!("{}: bcgd saves float parameters", dir.display());
+        };
+        // The last tensor holds α, one per hidden layer; the MLP has one.
+        let alpha = tensors
+            .last()
+            .and_then(|t| t.first())
+            .map(|&bits| f64::from(f32::from_bits(bits)))
+            .with_context(|| format!("{}: no α in the checkpoint", dir.display()))?;
+        let key = r.config.group();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(alpha),
+            None => groups.push((key, vec![alpha])),
+        }
+    }
+    let mut out = format!(
+        "The hidden layer's α at the end (initial α = {:.4}: the top level 15·α at 4), and the \
+         quantization step it means for the hidden outputs; mean ± sd over seeds.\n\n\
+         | rho | alpha_grad | alpha_lr | final α | top level 15·α |\n|---|---|---|---|---|\n",
+        initial.unwrap_or(0.0)
+    );
+    for (key, v) in &groups {
+        let tag = |k: &str| {
+            key.iter()
+                .find(|(n, _)| *n == k)
+                .map_or("-", |(_, x)| x.as_str())
+        };
+        let st = Stats::of(v);
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.4} ± {:.4} | {:.2} |\n",
+            tag("rho"),
+            tag("alpha_grad"),
+            tag("alpha_lr"),
+            st.mean,
+            st.sd,
+            15.0 * st.mean
+        ));
+    }
+    Ok(out)
 }

@@ -28,6 +28,18 @@ pub struct BcgdConfig {
     pub rho: f64,
     /// 2 or 3: which coarse derivative in α.
     pub alpha_grad: u8,
+    /// α's learning rate as a multiple of the weights' (0 freezes α at its initial value).
+    /// Left out of saved settings when 1, so runs saved before the option still resume.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub alpha_lr: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 impl BcgdConfig {
@@ -155,7 +167,7 @@ impl Rules for BcgdRules {
                 dh.value(i) * f64::from(qrelu_dalpha(z.value(i) as f32, a as f32, bits, valued))
             })
             .sum();
-        let eta = self.lr / self.rows as f64;
+        let eta = self.config.alpha_lr * self.lr / self.rows as f64;
         // α is a resolution: it stays positive.
         self.alpha[l] = ((f64::from(self.alpha[l]) - eta * dalpha) as f32).max(1e-4);
         dz
@@ -192,10 +204,18 @@ impl Rules for BcgdRules {
 
     fn describe(&self) -> String {
         let c = self.config;
+        let alpha = match c.alpha_lr {
+            x if x == 0.0 => "a fixed α".to_string(),
+            x if x == 1.0 => format!("learned α ({}-valued coarse derivative)", c.alpha_grad),
+            x => format!(
+                "learned α ({}-valued coarse derivative, {x} x the weights' learning rate)",
+                c.alpha_grad
+            ),
+        };
         format!(
             "BCGD: f32 shadow weights and α on the host, {}-bit weight projections, {}-bit QRELU \
-             with learned α ({}-valued coarse derivative), ρ = {:e}",
-            c.weight_bits, c.act_bits, c.alpha_grad, c.rho
+             with {alpha}, ρ = {:e}",
+            c.weight_bits, c.act_bits, c.rho
         )
     }
 }
@@ -223,6 +243,7 @@ mod tests {
             act_bits: 4,
             rho: 0.25,
             alpha_grad: 3,
+            alpha_lr: 1.0,
         };
         let mut rules = BcgdRules::new(&cfg, &init, 1.0);
         let mean = w0.iter().map(|w| f64::from(w.abs())).sum::<f64>() / 12.0;
@@ -259,12 +280,19 @@ mod tests {
             &crate::train::net::MlpShape::new(vec![4, 2, 3]).unwrap(),
             1,
         );
-        for (valued, mid) in [(3u8, 2.0), (2, 0.0)] {
+        // (derivative, its middle value, α's learning-rate multiple): 0 must freeze α.
+        for (valued, mid, alpha_lr) in [
+            (3u8, 2.0, 1.0),
+            (2, 0.0, 1.0),
+            (3, 2.0, 0.25),
+            (3, 2.0, 0.0),
+        ] {
             let cfg = BcgdConfig {
                 weight_bits: 1,
                 act_bits: 2,
                 rho: 0.0,
                 alpha_grad: valued,
+                alpha_lr,
             };
             let mut rules = BcgdRules::new(&cfg, &init, 0.02);
             rules.alpha[0] = 0.5; // L·α = 1.5; exact at FL 8 (128).
@@ -281,8 +309,11 @@ mod tests {
             rules.finish_mask(0, dh.clone(), &z, &dh);
             // ∂f/∂α = 0·1 + mid·(~2) + mid·1.5 + L·1 with L = 3.
             let d = mid * (dh.value(1) + dh.value(2)) + 3.0 * dh.value(3);
-            let want = 0.5 - 0.01 * d;
-            assert!((f64::from(rules.alpha[0]) - want).abs() < 1e-6, "{valued}");
+            let want = 0.5 - alpha_lr * 0.01 * d;
+            assert!(
+                (f64::from(rules.alpha[0]) - want).abs() < 1e-6,
+                "{valued}-valued, α lr x{alpha_lr}"
+            );
             assert_eq!(
                 rules.act(0, 8),
                 Act::Qrelu {
