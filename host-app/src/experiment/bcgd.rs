@@ -129,10 +129,13 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+type Tags = Vec<(&'static str, String)>;
+
 /// The hidden layer's α at the end of each bcgd configuration (read from the runs'
 /// checkpoints), next to its initial value: what the α gradient did.
 fn alpha_table(opts: &Options, results: &[RunResult]) -> anyhow::Result<String> {
-    let mut groups: Vec<(Vec<(&'static str, String)>, Vec<f64>)> = Vec::new();
+    // (the configuration's tags, its runs' final α)
+    let mut groups: Vec<(Tags, Vec<f64>)> = Vec::new();
     let mut initial = None;
     for r in results {
         let MethodConfig::Bcgd(cfg) = &r.config.method else {

@@ -204,13 +204,15 @@ impl Rules for BcgdRules {
 
     fn describe(&self) -> String {
         let c = self.config;
-        let alpha = match c.alpha_lr {
-            x if x == 0.0 => "a fixed α".to_string(),
-            x if x == 1.0 => format!("learned α ({}-valued coarse derivative)", c.alpha_grad),
-            x => format!(
-                "learned α ({}-valued coarse derivative, {x} x the weights' learning rate)",
-                c.alpha_grad
-            ),
+        let alpha = if c.alpha_lr == 0.0 {
+            "a fixed α".to_string()
+        } else if c.alpha_lr == 1.0 {
+            format!("learned α ({}-valued coarse derivative)", c.alpha_grad)
+        } else {
+            format!(
+                "learned α ({}-valued coarse derivative, {} x the weights' learning rate)",
+                c.alpha_grad, c.alpha_lr
+            )
         };
         format!(
             "BCGD: f32 shadow weights and α on the host, {}-bit weight projections, {}-bit QRELU \
