@@ -48,6 +48,6 @@ pub use device::{DeviceGeometry, DeviceTop, GeometryError};
 pub use link::echo::uart_echo_verilog;
 pub use rtlsim::{simulate_gemm, simulate_gemm_acc};
 pub use verilog::{
-    core_verilog_sized, device_top_verilog, device_top_verilog_sized, gemm_core_verilog, HdlError,
-    SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG,
+    core_verilog_sized, device_top_verilog, device_top_verilog_sized, gemm_core_verilog,
+    is_generated, HdlError, BOARD_SHAPES, SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG,
 };

@@ -9,6 +9,20 @@ use rust_hdl::prelude::*;
 pub const SUPPORTED_SHAPES: &[(usize, usize)] =
     &[(1, 1), (2, 2), (2, 4), (3, 5), (4, 4), (4, 8), (8, 8)];
 
+/// Shapes generated for the boards beyond [`SUPPORTED_SHAPES`]: 12x12 is the ECP5-85F's
+/// 144-PE goal. The same parametric blocks as every other shape; too large for the tests that
+/// loop over every shape, so they have their own lint and Verilator tests (hdl/tests/lint.rs,
+/// testbenches/tests/verilator_vs_model.rs).
+pub const BOARD_SHAPES: &[(usize, usize)] = &[(12, 12)];
+
+/// Whether `(rows, cols)` is generated: one of [`SUPPORTED_SHAPES`] or [`BOARD_SHAPES`].
+pub fn is_generated(rows: usize, cols: usize) -> bool {
+    SUPPORTED_SHAPES
+        .iter()
+        .chain(BOARD_SHAPES)
+        .any(|&s| s == (rows, cols))
+}
+
 /// Verilator configuration (a `.vlt` file) with the lint waivers the generated Verilog needs,
 /// each narrowed to the signals it is about. Pass it on the command line before the Verilog file.
 pub const VERILATOR_LINT_CONFIG: &str = "`verilator_config
@@ -77,6 +91,7 @@ fn unsupported(rows: usize, cols: usize) -> HdlError {
         cols,
         supported: SUPPORTED_SHAPES
             .iter()
+            .chain(BOARD_SHAPES)
             .map(|(r, c)| format!("{r}x{c}"))
             .collect::<Vec<_>>()
             .join(", "),
@@ -105,6 +120,7 @@ pub fn device_top_verilog_sized(
         (4, 4) => device_verilog_of::<4, 4>(geometry),
         (4, 8) => device_verilog_of::<4, 8>(geometry),
         (8, 8) => device_verilog_of::<8, 8>(geometry),
+        (12, 12) => device_verilog_of::<12, 12>(geometry),
         _ => return Err(unsupported(rows, cols)),
     })
 }
@@ -134,6 +150,7 @@ pub fn core_verilog_sized(
         (4, 4) => verilog_of::<4, 4>(scratch_words),
         (4, 8) => verilog_of::<4, 8>(scratch_words),
         (8, 8) => verilog_of::<8, 8>(scratch_words),
+        (12, 12) => verilog_of::<12, 12>(scratch_words),
         _ => return Err(unsupported(rows, cols)),
     })
 }
@@ -144,9 +161,11 @@ mod tests {
 
     #[test]
     fn every_supported_shape_generates() {
-        for &(r, c) in SUPPORTED_SHAPES {
+        for &(r, c) in SUPPORTED_SHAPES.iter().chain(BOARD_SHAPES) {
+            assert!(is_generated(r, c));
             assert!(gemm_core_verilog(r, c).is_ok(), "{r}x{c}");
         }
+        assert!(!is_generated(5, 7));
     }
 
     #[test]

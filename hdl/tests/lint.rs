@@ -86,7 +86,10 @@ fn every_supported_core_lints_clean() {
         eprintln!("SKIPPED: verilator not on PATH");
         return;
     }
-    for &(r, c) in qtrain_hdl::SUPPORTED_SHAPES {
+    for &(r, c) in qtrain_hdl::SUPPORTED_SHAPES
+        .iter()
+        .chain(qtrain_hdl::BOARD_SHAPES)
+    {
         let verilog = qtrain_hdl::gemm_core_verilog(r, c).unwrap();
         assert_clean(&format!("core{r}x{c}"), &verilog);
     }
@@ -115,7 +118,10 @@ fn every_supported_device_top_lints_clean() {
         eprintln!("SKIPPED: verilator not on PATH");
         return;
     }
-    for &(r, c) in qtrain_hdl::SUPPORTED_SHAPES {
+    for &(r, c) in qtrain_hdl::SUPPORTED_SHAPES
+        .iter()
+        .chain(qtrain_hdl::BOARD_SHAPES)
+    {
         let verilog = qtrain_hdl::device_top_verilog(r, c).unwrap();
         assert_clean(&format!("device{r}x{c}"), &verilog);
     }

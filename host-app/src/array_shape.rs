@@ -28,7 +28,7 @@ impl FromStr for ArrayShape {
             rows: parse(r)?,
             cols: parse(c)?,
         };
-        if !qtrain_hdl::SUPPORTED_SHAPES.contains(&(shape.rows, shape.cols)) {
+        if !qtrain_hdl::is_generated(shape.rows, shape.cols) {
             return Err(format!(
                 "array shape {shape} is not generated; supported shapes: {}",
                 supported_list()
@@ -48,6 +48,7 @@ impl fmt::Display for ArrayShape {
 pub fn supported_list() -> String {
     qtrain_hdl::SUPPORTED_SHAPES
         .iter()
+        .chain(qtrain_hdl::BOARD_SHAPES)
         .map(|(r, c)| format!("{r}x{c}"))
         .collect::<Vec<_>>()
         .join(", ")

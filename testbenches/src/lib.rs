@@ -7,7 +7,7 @@
 pub mod cases;
 
 pub use cases::{random_dims, CaseSpec, GemmCase, ShiftClass, ValueDist};
-pub use qtrain_hdl::SUPPORTED_SHAPES;
+pub use qtrain_hdl::{BOARD_SHAPES, SUPPORTED_SHAPES};
 pub use qtrain_model::first_mismatch;
 
 use qtrain_sim::{SimCore, SimError, SimOptions};

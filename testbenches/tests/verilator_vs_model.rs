@@ -234,6 +234,17 @@ fn random_gemms_8x8() {
     }
 }
 
+/// The boards' larger shapes (`BOARD_SHAPES`: the ECP5's 12x12) against the model, with as
+/// many random GEMMs as the other non-main shapes get.
+#[test]
+fn random_gemms_board_shapes() {
+    for &(rows, cols) in qtrain_testbenches::BOARD_SHAPES {
+        if let Some(t) = sweep(rows, cols, CI_GEMMS_PER_OTHER_SHAPE, 0x1212) {
+            t.assert_covers_everything(&format!("{rows}x{cols}"));
+        }
+    }
+}
+
 #[test]
 fn random_gemms_every_other_supported_shape() {
     for &(rows, cols) in SUPPORTED_SHAPES {
