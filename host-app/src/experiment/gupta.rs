@@ -68,29 +68,38 @@ fn configs(opts: &Options, model: &'static str, epochs: u32) -> Vec<RunConfig> {
     out
 }
 
-/// The checks (on the MLP): where rounding to nearest loses the updates (FL 8), stochastic
-/// rounding does better; at FL 14 stochastic rounding matches float32.
-fn checks(results: &[RunResult], lrs: &[&str]) -> Vec<Check> {
+/// The checks on `model` (labelled `name`): at FL 8, where rounding to nearest loses the small
+/// updates, stochastic rounding does better (at the learning rates `fl8_lrs`); at FL 14
+/// stochastic rounding matches float32 (at `lrs`).
+fn checks(
+    results: &[RunResult],
+    model: &str,
+    name: &str,
+    fl8_lrs: &[&str],
+    lrs: &[&str],
+) -> Vec<Check> {
     let err = |lr: &str, fl: &str, r: &str| {
         final_errors(results, |c| {
             has(
                 c,
-                &[("model", "mlp"), ("lr", lr), ("fl", fl), ("rounding", r)],
+                &[("model", model), ("lr", lr), ("fl", fl), ("rounding", r)],
             )
         })
     };
     let mut v = Vec::new();
-    for &lr in lrs {
+    for &lr in fl8_lrs {
         // 2 points: 40 of 2,000 test images, about 2.5 binomial sds of one run's error.
         v.push(below(
-            format!("MLP, FL 8, lr {lr}: SR's final test error below RN's"),
+            format!("{name}, FL 8, lr {lr}: SR's final test error below RN's"),
             &err(lr, "8", "SR"),
             &err(lr, "8", "RN"),
             0.02,
         ));
+    }
+    for &lr in lrs {
         // 1.5 points: the seed-to-seed spread of one configuration on 2,000 test images.
         v.push(close(
-            format!("MLP, FL 14, lr {lr}: SR's final test error within 1.5 points of float32"),
+            format!("{name}, FL 14, lr {lr}: SR's final test error within 1.5 points of float32"),
             &err(lr, "14", "SR"),
             &err(lr, "-", "float32"),
             0.015,
@@ -178,7 +187,16 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         ));
     }
     if models.contains(&"mlp") {
-        report.checks = checks(&results, &["0.01", "0.1"]);
+        let lrs = ["0.01", "0.1"];
+        report.checks = checks(&results, "mlp", "MLP", &lrs, &lrs);
+    }
+    if models.contains(&"cnn") {
+        // On the CNN, RN at FL 8 fails outright at lr 0.01 (the paper's case: updates below
+        // half a step); at lr 0.1 the updates are large enough for RN, and the papers claim no
+        // gap there (docs/experiments.md has the numbers).
+        report
+            .checks
+            .extend(checks(&results, "cnn", "CNN", &["0.01"], &["0.01", "0.1"]));
     }
     Ok(report)
 }
