@@ -46,9 +46,12 @@ pub const ULX3S: Board = Board {
         brams: 208,
         sprams: 0,
     },
+    // 8x8 closes at 30 MHz (40.3 MHz routed, docs/performance.md) and builds in about 11
+    // minutes here, which CI can afford; 12x12 also fits (146 of 156 multipliers) but takes
+    // several times longer to place, so it is `--array 12x12`.
     preset: Preset {
-        rows: 4,
-        cols: 4,
+        rows: 8,
+        cols: 8,
         freq_mhz: 30.0,
         geometry: GeometryPreset {
             mem_words: 32_768,
