@@ -623,3 +623,52 @@ fn execute_command_answers_as_execute_of_the_encoded_body() {
     assert_eq!(status_of(&cmds[3]), StatusCode::OutOfRange);
     assert_eq!(status_of(&cmds[7]), StatusCode::BadArgument);
 }
+
+/// UPDATE with G the very tensor W (allowed: an output may equal an input) reads every G
+/// word before W's word is written, as the device does: `W <- Q(W - η·W)`.
+#[test]
+fn update_with_g_equal_to_w_reads_g_before_writing() {
+    let mut e = small();
+    let (rows, cols, stride) = (3usize, 7usize, 9u16);
+    let words = pattern(usize::from(stride) * rows, 5);
+    write(&mut e, 40, &words);
+    let w = Tensor { addr: 40, stride };
+    let wm = Matrix::from_fn(rows, cols, |i, j| words[i * usize::from(stride) + j]);
+    let params = UpdateParams {
+        fl_w: 8,
+        fl_g: 8,
+        fl_eta: 4,
+        eta_q: 5,
+        rounding: Rounding::Stochastic,
+        grid_shift: 0,
+        grid_offset: 0,
+        w_min: i16::MIN,
+        w_max: i16::MAX,
+        row_state: 3,
+        col_state: 8,
+    };
+    let want = qtrain_model::update(&wm, &wm, &params).unwrap();
+    let u = UpdateDescriptor {
+        w,
+        g: w,
+        rows: rows as u16,
+        cols: cols as u16,
+        params,
+    };
+    assert_eq!(
+        run(&mut e, &Command::Vector(VectorOp::Update(u))).0,
+        StatusCode::Ok
+    );
+    let got = Matrix::from_fn(rows, cols, |i, j| {
+        e.memory()[40 + i * usize::from(stride) + j]
+    });
+    assert_eq!(got, want);
+    // The padding between rows is untouched.
+    for i in 0..rows {
+        let pad = 40 + i * usize::from(stride) + cols;
+        assert_eq!(
+            &e.memory()[pad..pad + 2],
+            &words[i * usize::from(stride) + cols..][..2]
+        );
+    }
+}
