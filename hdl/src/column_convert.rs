@@ -7,8 +7,8 @@ use crate::extend::SignExtend;
 use rust_hdl::prelude::*;
 
 /// Cycles from an accumulator on [`ColumnConvert`]'s `acc` input to its word on `q`: the input
-/// register, the accumulate stage, then the [`Convert`].
-pub const HEAD_LATENCY: usize = CONVERT_LATENCY + 2;
+/// register, the shift stage, the accumulate stage, then the [`Convert`].
+pub const HEAD_LATENCY: usize = CONVERT_LATENCY + 3;
 
 /// One column head: the column word register, the accumulate stage, a [`Convert`] whose
 /// output feeds the column's C bank.
@@ -20,12 +20,15 @@ pub const HEAD_LATENCY: usize = CONVERT_LATENCY + 2;
 /// `x = wrap48(acc + (sext(cin) << s))` with `accumulate` (numerics §6, `s >= 0`) and
 /// `x = acc` without.
 ///
-/// The inputs are registered first: `cin` comes straight from a block RAM's output, whose
-/// clock-to-out (5.8 ns on an ECP5 DP16KD) followed by the shift and the 48-bit add was the
-/// core's critical path (62 MHz on ECP5-85F). The accumulate stage then registers `x` (and the
-/// random word) in front of the converter, and `q` comes straight from the converter's second
-/// stage, so each stage holds at most one 48-bit adder.
-#[derive(LogicBlock, Default)]
+/// Three stages before the converter, one operation each: the input register (`cin` comes
+/// straight from a block RAM's output, whose clock-to-out is 5.8 ns on an ECP5 DP16KD), the
+/// shift stage (`sext(cin) << s`, or 0 without `accumulate`; `acc` and the random word wait a
+/// cycle beside it) and the accumulate stage (the 48-bit add alone, registering `x` in front of
+/// the converter); `q` comes straight from the converter's second stage. Block RAM, shift and
+/// add in one stage were the core's critical path on the ECP5-85F (62 MHz); shift and add in
+/// one stage, the iCE40's (27.9 MHz for an 8x1 core on the UP5K); block RAM and shift in one
+/// stage, the ECP5's again (76.5 MHz for the 4x4 core).
+#[derive(LogicBlock)]
 pub struct ColumnConvert {
     /// Clock.
     pub clock: Signal<In, Clock>,
@@ -52,15 +55,49 @@ pub struct ColumnConvert {
     col_word: DFF<Bits<16>>,
     in_acc: DFF<Bits<48>>,
     in_cin: DFF<Bits<16>>,
+    // The shift stage: acc, sext(cin) << s with accumulate (else 0), and the random word.
+    sh_acc: DFF<Bits<48>>,
+    sh_cin: DFF<Bits<48>>,
+    sh_r: DFF<Bits<16>>,
     in_r: DFF<Bits<16>>,
     sum: DFF<Bits<48>>,
     r: DFF<Bits<16>>,
+    zero48: Constant<Bits<48>>,
+}
+
+impl Default for ColumnConvert {
+    fn default() -> Self {
+        ColumnConvert {
+            clock: Default::default(),
+            acc: Default::default(),
+            ra: Default::default(),
+            cin: Default::default(),
+            accumulate: Default::default(),
+            load_cb: Default::default(),
+            cb: Default::default(),
+            shift: Default::default(),
+            rounding: Default::default(),
+            q: Default::default(),
+            conv: Default::default(),
+            cin_ext: Default::default(),
+            col_word: Default::default(),
+            in_acc: Default::default(),
+            in_cin: Default::default(),
+            in_r: Default::default(),
+            sh_acc: Default::default(),
+            sh_cin: Default::default(),
+            sh_r: Default::default(),
+            sum: Default::default(),
+            r: Default::default(),
+            zero48: Constant::new(bits(0)),
+        }
+    }
 }
 
 impl Logic for ColumnConvert {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, col_word, in_acc, in_cin, in_r, sum, r);
+        dff_setup!(self, clock, col_word, in_acc, in_cin, in_r, sh_acc, sh_cin, sh_r, sum, r);
         self.conv.clock.next = self.clock.val();
         if self.load_cb.val() {
             self.col_word.d.next = self.cb.val();
@@ -68,13 +105,16 @@ impl Logic for ColumnConvert {
         self.in_acc.d.next = self.acc.val();
         self.in_cin.d.next = self.cin.val();
         self.in_r.d.next = self.ra.val() ^ self.col_word.q.val();
-        // The 48-bit sum wraps exactly like the model's accumulator; |C_in · 2^s| < 2^45.
+        self.sh_acc.d.next = self.in_acc.q.val();
         self.cin_ext.inp.next = self.in_cin.q.val();
-        self.sum.d.next = self.in_acc.q.val();
+        self.sh_cin.d.next = self.zero48.val();
         if self.accumulate.val() {
-            self.sum.d.next = self.in_acc.q.val() + (self.cin_ext.out.val() << self.shift.val());
+            self.sh_cin.d.next = self.cin_ext.out.val() << self.shift.val();
         }
-        self.r.d.next = self.in_r.q.val();
+        self.sh_r.d.next = self.in_r.q.val();
+        // The 48-bit sum wraps exactly like the model's accumulator; |C_in · 2^s| < 2^45.
+        self.sum.d.next = self.sh_acc.q.val() + self.sh_cin.q.val();
+        self.r.d.next = self.sh_r.q.val();
         self.conv.acc.next = self.sum.q.val();
         self.conv.shift.next = self.shift.val();
         self.conv.rounding.next = self.rounding.val();

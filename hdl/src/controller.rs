@@ -157,7 +157,10 @@ pub struct Controller<const R: usize, const C: usize> {
     iss_last: Signal<Local, Bit>,
     iss_rowend: Signal<Local, Bit>,
     iss_rows: Signal<Local, Bits<16>>,
-    k_minus1: Signal<Local, Bits<16>>,
+    // K - 1, registered at start (K holds for the whole GEMM): the last beat's compare then
+    // starts from a register, not from a 16-bit subtraction (the iCE40 8x1 core's critical
+    // path once the column head was pipelined).
+    k_minus1: DFF<Bits<16>>,
     cw_now: Signal<Local, Bits<16>>,
     cw_rowend_now: Signal<Local, Bit>,
 }
@@ -255,6 +258,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         dff_setup!(
             self,
             clock,
+            k_minus1,
             phase,
             cnt,
             row_base,
@@ -280,7 +284,6 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         self.busy.next = self.phase.q.val() != self.idle.val();
 
         // ---- Issue: which beat the banks read this cycle (before the skew chains).
-        self.k_minus1.next = self.k.val() - self.one16.val();
         self.iss_first.next = false;
         self.iss_last.next = false;
         self.iss_rowend.next = self.cols_left.q.val() <= self.cols16.val();
@@ -290,7 +293,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         }
         if self.phase.q.val() == self.run.val() && self.kk.q.val() < self.k.val() {
             self.iss_first.next = self.kk.q.val() == self.zero16.val();
-            self.iss_last.next = self.kk.q.val() == self.k_minus1.val();
+            self.iss_last.next = self.kk.q.val() == self.k_minus1.q.val();
         }
 
         // ---- Sequencer.
@@ -300,6 +303,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         }
         if self.phase.q.val() == self.idle.val() {
             if self.start.val() {
+                self.k_minus1.d.next = self.k.val() - self.one16.val();
                 self.phase.d.next = self.divide.val();
                 self.cnt.d.next = self.div_steps16.val();
                 self.div_num.d.next = self.n.val() - self.one16.val();
