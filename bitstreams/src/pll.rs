@@ -2,7 +2,11 @@
 //!
 //! iCE40: rust-hdl-fpga-support's `ICE40PLLBlock<FIN, FOUT>` picks the SB_PLL40_CORE dividers
 //! (icepll's search); its frequencies are type parameters, so [`ice40_pll`] dispatches the
-//! whole-MHz targets it supports and reads back the frequency its dividers really make.
+//! whole-MHz targets it supports and reads back the frequency its dividers really make. The
+//! instance is then turned into an SB_PLL40_PAD (same dividers, reference from the package
+//! pin): on the UP5K the one PLL sits on the site of pin 35's IO, which is where the
+//! iCEBreaker's oscillator arrives, so a core PLL cannot be placed beside that pin (nextpnr:
+//! "PLL couldn't be placed anywhere ... Did you mean to use a PAD PLL?", YosysHQ/nextpnr#448).
 //! ECP5: [`ecp5_pll`] searches the EHXPLLL dividers and [`Ecp5PllSettings::verilog`] writes the
 //! instance.
 
@@ -173,17 +177,35 @@ pub fn ecp5_pll(fin_hz: u64, target_hz: f64) -> Result<Ecp5PllSettings, PllError
     }
 }
 
-/// The SB_PLL40_CORE instance rust-hdl-fpga-support writes for `FIN -> FOUT`, and the frequency
-/// its dividers make.
+/// The PLL instance for `FIN -> FOUT` with rust-hdl-fpga-support's dividers, as an
+/// SB_PLL40_PAD, and the frequency its dividers make.
 fn ice40_of<const FIN: u64, const FOUT: u64>() -> (String, f64) {
     let block = ICE40PLLBlock::<FIN, FOUT>::default();
     let code = match block.hdl() {
         Verilog::Custom(code) => code,
         _ => unreachable!("ICE40PLLBlock writes custom Verilog"),
     };
+    let code = ice40_pad_pll(&code)
+        .expect("ICE40PLLBlock writes an SB_PLL40_CORE fed through REFERENCECLK");
     let hz = ice40_pll_output_hz(FIN as f64, &code)
         .expect("ICE40PLLBlock's instance names its DIVR, DIVF and DIVQ");
     (code, hz)
+}
+
+/// An SB_PLL40_CORE instance as the SB_PLL40_PAD with the same parameters, its reference
+/// (`REFERENCECLK`) taken straight from the package pin (`PACKAGEPIN`); `None` when the
+/// instance is not a core PLL with a reference input.
+pub fn ice40_pad_pll(core_instance: &str) -> Option<String> {
+    if core_instance.matches("SB_PLL40_CORE").count() != 1
+        || core_instance.matches(".REFERENCECLK(").count() != 1
+    {
+        return None;
+    }
+    Some(
+        core_instance
+            .replace("SB_PLL40_CORE", "SB_PLL40_PAD")
+            .replace(".REFERENCECLK(", ".PACKAGEPIN("),
+    )
 }
 
 /// The whole-MHz iCE40 PLL targets [`ice40_pll`] supports (the PLL's 16 MHz minimum up to
@@ -199,7 +221,7 @@ macro_rules! ice40_dispatch {
     };
 }
 
-/// The SB_PLL40_CORE instance for a 12 MHz oscillator and a whole-MHz target in
+/// The SB_PLL40_PAD instance for a 12 MHz oscillator and a whole-MHz target in
 /// [`ICE40_PLL_MHZ`] (a module body with ports `clock_in`, `clock_out`, `locked`), and the
 /// frequency it really makes, Hz.
 pub fn ice40_pll(target_mhz: f64) -> Result<(String, f64), PllError> {
@@ -333,7 +355,8 @@ mod tests {
     fn ice40_pll_hits_its_targets() {
         for mhz in [16.0, 24.0, 30.0, 48.0] {
             let (code, hz) = ice40_pll(mhz).unwrap();
-            assert!(code.contains("SB_PLL40_CORE"));
+            assert!(code.contains("SB_PLL40_PAD") && code.contains(".PACKAGEPIN(clock_in)"));
+            assert!(!code.contains("SB_PLL40_CORE") && !code.contains("REFERENCECLK"));
             assert!(
                 (hz - mhz * 1e6).abs() <= mhz * 1e6 * MAX_PLL_ERROR,
                 "{mhz}: {hz}"
@@ -341,5 +364,16 @@ mod tests {
         }
         assert!(ice40_pll(12.0).is_err());
         assert!(ice40_pll(30.5).is_err());
+    }
+
+    #[test]
+    fn only_a_core_pll_with_a_reference_becomes_a_pad_pll() {
+        let core = "SB_PLL40_CORE #(.DIVR(0)) uut (.REFERENCECLK(clock_in), .PLLOUTCORE(o));";
+        assert_eq!(
+            ice40_pad_pll(core).as_deref(),
+            Some("SB_PLL40_PAD #(.DIVR(0)) uut (.PACKAGEPIN(clock_in), .PLLOUTCORE(o));")
+        );
+        assert_eq!(ice40_pad_pll("SB_PLL40_PAD uut (.PACKAGEPIN(c));"), None);
+        assert_eq!(ice40_pad_pll("SB_PLL40_CORE uut (.BYPASS(1'b0));"), None);
     }
 }

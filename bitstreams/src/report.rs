@@ -60,7 +60,7 @@ impl CellCounts {
     pub fn shortfalls(&self, board: &Board) -> Vec<String> {
         let r = &board.resources;
         let (lut_name, dsp_name, bram_name) = match board.family {
-            Family::Ice40 => ("logic cells (SB_LUT4)", "SB_MAC16", "SB_RAM40_4K"),
+            Family::Ice40 => ("SB_LUT4 (one per logic cell)", "SB_MAC16", "SB_RAM40_4K"),
             Family::Ecp5 => ("LUT4s", "MULT18X18D", "DP16KD"),
         };
         let mut out = Vec::new();
@@ -405,7 +405,7 @@ mod tests {
         };
         let why = on_ice.shortfalls(&ICEBREAKER).join("; ");
         assert!(
-            why.contains("logic cells (SB_LUT4): 14659 used, 5280 available"),
+            why.contains("SB_LUT4 (one per logic cell): 14659 used, 5280 available"),
             "{why}"
         );
         assert!(why.contains("SB_RAM40_4K: 168 used, 30 available"), "{why}");

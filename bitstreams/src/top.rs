@@ -26,7 +26,7 @@ pub const LED_MEANINGS: [&str; 4] = [
 /// The module name the device's top is renamed to.
 pub const DEVICE_MODULE: &str = "qtrain_device";
 
-/// A PLL as an opaque block: its Verilog body (an SB_PLL40_CORE or EHXPLLL instance) uses the
+/// A PLL as an opaque block: its Verilog body (an SB_PLL40_PAD or EHXPLLL instance) uses the
 /// module ports `clock_in`, `clock_out` and `locked`.
 #[derive(LogicBlock)]
 pub struct ClockPll {
@@ -69,7 +69,8 @@ impl Logic for ClockPll {
 }
 
 /// The device (module [`DEVICE_MODULE`]) with its `clocks_per_bit`, `clock_hz` and `baud`
-/// inputs tied to the board's [`LinkSettings`].
+/// inputs tied to the board's [`LinkSettings`]; or, for a measurement bench in the device's
+/// place (`qtrain synth --top core`), the same module with only `clock`, `uart_rx`, `uart_tx`.
 #[derive(LogicBlock)]
 pub struct DeviceCore {
     /// The core clock.
@@ -79,16 +80,19 @@ pub struct DeviceCore {
     /// Board -> host serial line.
     pub uart_tx: Signal<Out, Bit>,
     _link: LinkSettings,
+    _link_ports: bool,
 }
 
 impl DeviceCore {
-    /// The device with `link`'s constants.
-    pub fn new(link: LinkSettings) -> DeviceCore {
+    /// The device with `link`'s constants (`link_ports`), or a design with the three serial
+    /// ports only.
+    pub fn new(link: LinkSettings, link_ports: bool) -> DeviceCore {
         DeviceCore {
             clock: Default::default(),
             uart_rx: Default::default(),
             uart_tx: Signal::new_with_default(true),
             _link: link,
+            _link_ports: link_ports,
         }
     }
 }
@@ -102,11 +106,17 @@ impl Logic for DeviceCore {
     }
 
     fn hdl(&self) -> Verilog {
+        let constants = if self._link_ports {
+            format!(
+                ", .clocks_per_bit(16'd{}), .clock_hz(32'd{}), .baud(32'd{})",
+                self._link.clocks_per_bit, self._link.clock_hz, self._link.baud
+            )
+        } else {
+            String::new()
+        };
         Verilog::Wrapper(Wrapper {
             code: format!(
-                "{DEVICE_MODULE} device(.clock(clock), .uart_rx(uart_rx), .uart_tx(uart_tx), \
-                 .clocks_per_bit(16'd{}), .clock_hz(32'd{}), .baud(32'd{}));",
-                self._link.clocks_per_bit, self._link.clock_hz, self._link.baud
+                "{DEVICE_MODULE} device(.clock(clock), .uart_rx(uart_rx), .uart_tx(uart_tx){constants});"
             ),
             cores: String::new(),
         })
@@ -270,6 +280,17 @@ impl BoardTop {
     /// The top of `board` with the PLL instance `pll_code` and the device's `link` constants,
     /// its pins constrained from the board file.
     pub fn new(board: &Board, pll_code: String, link: LinkSettings) -> BoardTop {
+        BoardTop::with_design(board, pll_code, link, true)
+    }
+
+    /// [`Self::new`]; `link_ports = false` for a design in the device's place that has only
+    /// `clock`, `uart_rx` and `uart_tx` (the core bench).
+    pub fn with_design(
+        board: &Board,
+        pll_code: String,
+        link: LinkSettings,
+        link_ports: bool,
+    ) -> BoardTop {
         match board.family {
             Family::Ice40 => {
                 let mut top = Box::new(IcebreakerTop {
@@ -279,7 +300,7 @@ impl BoardTop {
                     leds: Default::default(),
                     button: Default::default(),
                     pll: ClockPll::new(pll_code),
-                    device: DeviceCore::new(link),
+                    device: DeviceCore::new(link, link_ports),
                     status: Default::default(),
                 });
                 assert_eq!(board.leds.len(), 2, "the iCEBreaker top drives two LEDs");
@@ -295,7 +316,7 @@ impl BoardTop {
                     leds: Default::default(),
                     button: Default::default(),
                     pll: ClockPll::new(pll_code),
-                    device: DeviceCore::new(link),
+                    device: DeviceCore::new(link, link_ports),
                     status: Default::default(),
                 });
                 assert_eq!(board.leds.len(), 8, "the ULX3S top drives eight LEDs");

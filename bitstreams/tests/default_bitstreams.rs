@@ -47,7 +47,15 @@ fn ulx3s_default_build_meets_timing_with_every_multiplier_in_a_dsp() {
 fn icebreaker_default_build_reports_why_it_does_not_fit() {
     let r = build(&ICEBREAKER);
     assert_eq!(r.outcome, Outcome::DoesNotFit, "{}", r.reason);
-    assert!(r.reason.contains("logic cells"), "{}", r.reason);
+    // The preset is the GEMM-only device; the packed logic cells are what does not fit.
+    assert!(!r.config.geometry.vector_unit);
+    assert!(
+        r.reason.contains("logic cells after packing (ICESTORM_LC)"),
+        "{}",
+        r.reason
+    );
+    let lc = r.placed.as_ref().expect("the packing-only run")["ICESTORM_LC"];
+    assert!(lc.used > lc.available && lc.available == 5280, "{lc:?}");
     assert!(r.synthesis.luts.used > r.synthesis.luts.available);
     // The breakdown names the blocks, and the largest blocks alone exceed the device.
     assert!(

@@ -3,7 +3,7 @@
 //! missing, except under CI, where scripts/install-tools must have installed them.
 
 use qtrain_bitstreams::boards::{ulx3s::ULX3S, Family, GeometryPreset};
-use qtrain_bitstreams::flow::{self, BuildConfig, Outcome};
+use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Top};
 use qtrain_bitstreams::tools::find_toolchain_here;
 use serde_json::Value;
 
@@ -22,12 +22,14 @@ fn small_ulx3s_build_fits_meets_timing_and_maps_every_multiplier() {
         Err(e) => panic!("CI without the ECP5 tools: {e}"),
     };
     let cfg = BuildConfig {
+        top: Top::Device,
         board: &ULX3S,
         rows: 2,
         cols: 2,
         freq_mhz: 25.0,
         seed: 1,
         geometry: GeometryPreset {
+            vector_unit: true,
             mem_words: 1024,
             scratch_words: 256,
             max_body: 256,

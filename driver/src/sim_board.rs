@@ -280,7 +280,7 @@ impl SimBoard {
 }
 
 /// The software device's configuration that matches a `rows x cols` device built for
-/// `geometry` (CAPABILITIES `mem_words`, `max_k` and `max_body`, and every limit they set), so
+/// `geometry` (CAPABILITIES `mem_words`, `max_k`, `max_body` and `ops`, and every limit they set), so
 /// that a [`crate::device::DeviceEngine`] answers as that device does.
 pub fn engine_config(
     geometry: &DeviceGeometry,
@@ -297,6 +297,7 @@ pub fn engine_config(
         max_k: geometry.max_k() as u32,
         clock_hz,
         baud,
+        ops: geometry.ops(),
     }
 }
 
@@ -342,9 +343,12 @@ mod tests {
         );
         let caps = crate::device::DeviceEngine::new(cfg).capabilities();
         assert_eq!(
-            (caps.mem_words, caps.max_k, caps.max_body),
-            (4096, 256, 512)
+            (caps.mem_words, caps.max_k, caps.max_body, caps.ops),
+            (4096, 256, 512, 0x3F)
         );
+        let lean = engine_config(&g.gemm_only(), 2, 3, 48_000_000, 12_000_000);
+        assert_eq!(lean.ops, 0);
+        assert_eq!(crate::device::DeviceEngine::new(lean).capabilities().ops, 0);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Verilog generation for the supported core and device shapes, and the Verilator lint waivers.
 
 use crate::core::{GemmCore, SCRATCH_ADDR_BITS};
+use crate::core_bench::CoreBench;
 use crate::device::{DeviceGeometry, DeviceTop, GeometryError};
 use rust_hdl::prelude::*;
 
@@ -14,6 +15,11 @@ pub const SUPPORTED_SHAPES: &[(usize, usize)] =
 /// loop over every shape, so they have their own lint and Verilator tests (hdl/tests/lint.rs,
 /// testbenches/tests/verilator_vs_model.rs).
 pub const BOARD_SHAPES: &[(usize, usize)] = &[(12, 12)];
+
+/// Shapes [`core_bench_verilog`] generates beyond the generated ones: the tall iCE40UP5K
+/// arrays of 8 PEs (8 SB_MAC16), measured for area and timing only (not simulated: the
+/// array's blocks are the same parametric ones as in every tested shape).
+pub const BENCH_ONLY_SHAPES: &[(usize, usize)] = &[(4, 2), (8, 1)];
 
 /// Whether `(rows, cols)` is generated: one of [`SUPPORTED_SHAPES`] or [`BOARD_SHAPES`].
 pub fn is_generated(rows: usize, cols: usize) -> bool {
@@ -155,6 +161,44 @@ pub fn core_verilog_sized(
     })
 }
 
+fn bench_verilog_of<const R: usize, const C: usize>(scratch_words: usize) -> String {
+    let mut bench = CoreBench::<R, C>::new(scratch_words);
+    bench.connect_all();
+    generate_verilog(&bench)
+}
+
+/// The Verilog of [`CoreBench`]`<rows, cols>` (the core alone, fed and read through one pin
+/// each, for `qtrain synth --top core`) with scratchpad banks of `scratch_words` words; the top
+/// module `top` has the ports `clock`, `uart_rx` and `uart_tx`, like the device's.
+pub fn core_bench_verilog(
+    rows: usize,
+    cols: usize,
+    scratch_words: usize,
+) -> Result<String, HdlError> {
+    if !(scratch_words.is_power_of_two() && (2..=1 << SCRATCH_ADDR_BITS).contains(&scratch_words)) {
+        return Err(GeometryError::ScratchWords(scratch_words).into());
+    }
+    Ok(match (rows, cols) {
+        (1, 1) => bench_verilog_of::<1, 1>(scratch_words),
+        (2, 2) => bench_verilog_of::<2, 2>(scratch_words),
+        (2, 4) => bench_verilog_of::<2, 4>(scratch_words),
+        (4, 2) => bench_verilog_of::<4, 2>(scratch_words),
+        (8, 1) => bench_verilog_of::<8, 1>(scratch_words),
+        (3, 5) => bench_verilog_of::<3, 5>(scratch_words),
+        (4, 4) => bench_verilog_of::<4, 4>(scratch_words),
+        (4, 8) => bench_verilog_of::<4, 8>(scratch_words),
+        (8, 8) => bench_verilog_of::<8, 8>(scratch_words),
+        (12, 12) => bench_verilog_of::<12, 12>(scratch_words),
+        _ => {
+            let mut err = unsupported(rows, cols);
+            if let HdlError::UnsupportedShape { supported, .. } = &mut err {
+                supported.push_str(", and for the bench 4x2, 8x1");
+            }
+            return Err(err);
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +226,19 @@ mod tests {
         assert_eq!(dev.matches("reg [7:0] mem [0:1023];").count(), 2);
         // CAPABILITIES reports the geometry.
         assert!(dev.contains("32'd256, 32'd4096, 16'd512"), "caps constants");
+    }
+
+    #[test]
+    fn the_core_bench_generates_for_every_bench_shape() {
+        for &(r, c) in SUPPORTED_SHAPES.iter().chain(BENCH_ONLY_SHAPES) {
+            let v = core_bench_verilog(r, c, 256).unwrap();
+            assert!(v.contains("module top(clock,uart_rx,uart_tx);"), "{r}x{c}");
+        }
+        assert!(core_bench_verilog(5, 7, 256)
+            .unwrap_err()
+            .to_string()
+            .contains("8x1"));
+        assert!(core_bench_verilog(2, 2, 100).is_err());
     }
 
     #[test]

@@ -156,6 +156,16 @@ fn sized_devices_and_cores_lint_clean() {
     assert_clean("device2x2_small", &verilog);
     let verilog = qtrain_hdl::core_verilog_sized(3, 5, 64).unwrap();
     assert_clean("core3x5_small", &verilog);
+    // The iCEBreaker's GEMM-only device, and the core bench of `qtrain synth --top core`.
+    let lean = qtrain_hdl::DeviceGeometry::new(1024, 256, 512)
+        .unwrap()
+        .gemm_only();
+    let verilog = qtrain_hdl::device_top_verilog_sized(1, 1, &lean).unwrap();
+    assert_clean("device1x1_gemm_only", &verilog);
+    for (r, c) in [(8, 1), (2, 2)] {
+        let verilog = qtrain_hdl::core_bench_verilog(r, c, 256).unwrap();
+        assert_clean(&format!("core_bench{r}x{c}"), &verilog);
+    }
     let mut ram = qtrain_hdl::ram::SizedRam::<Bits<16>, 14>::new(1024);
     ram.connect_all();
     assert_clean("sized_ram", &generate_verilog(&ram));

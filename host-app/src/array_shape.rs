@@ -10,10 +10,10 @@ pub struct ArrayShape {
     pub cols: usize,
 }
 
-impl FromStr for ArrayShape {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+impl ArrayShape {
+    /// `RxC` with positive R and C, whether or not that shape is generated (`qtrain synth
+    /// --top core` also builds the bench-only shapes; the flow says which it takes).
+    pub fn parse_any(s: &str) -> Result<ArrayShape, String> {
         let (r, c) = s
             .split_once(['x', 'X'])
             .ok_or_else(|| format!("array shape '{s}' is not of the form RxC, e.g. 8x8"))?;
@@ -24,10 +24,18 @@ impl FromStr for ArrayShape {
                 .filter(|&v| v >= 1)
                 .ok_or_else(|| format!("array shape '{s}': '{t}' is not a positive whole number"))
         };
-        let shape = ArrayShape {
+        Ok(ArrayShape {
             rows: parse(r)?,
             cols: parse(c)?,
-        };
+        })
+    }
+}
+
+impl FromStr for ArrayShape {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let shape = ArrayShape::parse_any(s)?;
         if !qtrain_hdl::is_generated(shape.rows, shape.cols) {
             return Err(format!(
                 "array shape {shape} is not generated; supported shapes: {}",

@@ -1,7 +1,8 @@
 //! A device built for a small geometry (4,096 words of memory, 256-word scratchpad banks,
 //! 512-byte bodies) against the software device engine configured with the same limits:
 //! CAPABILITIES, every limit's status code, random commands and GEMMs the small scratchpad cuts
-//! into many pieces, with identical responses (timing masked) and memory.
+//! into many pieces, with identical responses (timing masked) and memory; and the same for the
+//! GEMM-only build of those sizes (no vector unit), whose vector commands are all unknown.
 
 mod conformance;
 
@@ -24,7 +25,11 @@ fn small() -> DeviceGeometry {
 /// The small device and the engine configured from the geometry (not from what the device
 /// says): CAPABILITIES must agree, field for field.
 fn open_pair() -> Option<Pair> {
-    let geometry = small();
+    open_pair_of(small())
+}
+
+/// [`open_pair`] for any geometry of the small sizes (with or without the vector unit).
+fn open_pair_of(geometry: DeviceGeometry) -> Option<Pair> {
     let options = DeviceSimOptions {
         geometry,
         ..DeviceSimOptions::default()
@@ -41,8 +46,8 @@ fn open_pair() -> Option<Pair> {
     let pair = Pair::with_config(sim, config);
     assert_eq!(caps, pair.model.capabilities());
     assert_eq!(
-        (caps.mem_words, caps.max_k, caps.max_body),
-        (4096, 256, 512)
+        (caps.mem_words, caps.max_k, caps.max_body, caps.ops),
+        (4096, 256, 512, geometry.ops())
     );
     Some(pair)
 }
@@ -213,6 +218,23 @@ fn limits_of_a_small_geometry_match_the_engine() {
 fn random_commands_on_a_small_geometry_match_the_engine() {
     let Some(mut pair) = open_pair() else { return };
     random_sequence(&mut pair, "2x2 small", 22, 120, beyond_the_limits());
+}
+
+/// The GEMM-only device (the iCEBreaker's build): every vector command is UNKNOWN_COMMAND on
+/// both sides, everything else as before.
+#[test]
+fn random_commands_on_a_gemm_only_device_match_the_engine() {
+    let Some(mut pair) = open_pair_of(small().gemm_only()) else {
+        return;
+    };
+    assert_eq!(pair.model.capabilities().ops, 0);
+    random_sequence(
+        &mut pair,
+        "2x2 small GEMM-only",
+        24,
+        120,
+        beyond_the_limits(),
+    );
 }
 
 #[test]

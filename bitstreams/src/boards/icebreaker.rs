@@ -36,13 +36,15 @@ pub const ICEBREAKER: Board = Board {
         brams: 30,
         sprams: 4,
     },
-    // Nothing of the whole device fits the UP5K (docs/bitstreams.md, "iCEBreaker"): this is the
-    // smallest build, so that `qtrain synth --board icebreaker` measures how far off it is.
+    // The whole device does not fit the UP5K (docs/bitstreams.md, "iCEBreaker"): this is the
+    // smallest build, GEMM-only (no vector unit), so that `qtrain synth --board icebreaker`
+    // measures how far off it is.
     preset: Preset {
         rows: 1,
         cols: 1,
         freq_mhz: 24.0,
         geometry: GeometryPreset {
+            vector_unit: false,
             mem_words: 1024,
             scratch_words: 256,
             max_body: 512,

@@ -86,6 +86,17 @@ pub struct GeometryPreset {
     pub scratch_words: usize,
     /// Largest command body in bytes (CAPABILITIES `max_body`).
     pub max_body: usize,
+    /// Whether the device has the vector unit (CAPABILITIES `ops`); without it, a GEMM-only
+    /// device.
+    pub vector_unit: bool,
+}
+
+impl GeometryPreset {
+    /// The device geometry these sizes make, checked.
+    pub fn device_geometry(&self) -> Result<qtrain_hdl::DeviceGeometry, qtrain_hdl::GeometryError> {
+        let g = qtrain_hdl::DeviceGeometry::new(self.mem_words, self.scratch_words, self.max_body)?;
+        Ok(if self.vector_unit { g } else { g.gemm_only() })
+    }
 }
 
 /// The configuration `qtrain synth --board X` builds without further options.

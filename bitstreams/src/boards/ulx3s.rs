@@ -54,6 +54,7 @@ pub const ULX3S: Board = Board {
         cols: 8,
         freq_mhz: 30.0,
         geometry: GeometryPreset {
+            vector_unit: true,
             mem_words: 32_768,
             scratch_words: 1024,
             max_body: 4096,

@@ -31,6 +31,9 @@ pub struct EngineConfig {
     pub clock_hz: u32,
     /// Reported baud.
     pub baud: u32,
+    /// The vector commands implemented (CAPABILITIES `ops`, bit `c - 0x30` for command `c`);
+    /// the others are UNKNOWN_COMMAND, as on a GEMM-only device.
+    pub ops: u32,
 }
 
 impl Default for EngineConfig {
@@ -43,12 +46,18 @@ impl Default for EngineConfig {
             max_k: 4096,
             clock_hz: 12_000_000,
             baud: 3_000_000,
+            ops: ALL_VECTOR_OPS,
         }
     }
 }
 
 /// Every vector command (0x30..=0x35) is implemented.
-const ALL_VECTOR_OPS: u32 = 0x3F;
+pub const ALL_VECTOR_OPS: u32 = 0x3F;
+
+/// Whether `kind` is a vector command missing from `ops`.
+fn missing_vector_op(ops: u32, kind: u8) -> bool {
+    (code::BIAS_ADD..=code::UPDATE).contains(&kind) && ops & (1 << (kind - code::BIAS_ADD)) == 0
+}
 
 /// What the software engine reports for cycles and `busy_cycles`: it models results, not time.
 const NO_CYCLES: u32 = 0;
@@ -88,7 +97,7 @@ impl DeviceEngine {
                 max_k: cfg.max_k,
                 clock_hz: cfg.clock_hz,
                 baud: cfg.baud,
-                ops: ALL_VECTOR_OPS,
+                ops: cfg.ops & ALL_VECTOR_OPS,
             },
             mem: vec![0; cfg.mem_words as usize],
             status: DeviceStatus::default(),
@@ -154,6 +163,8 @@ impl DeviceEngine {
             Err(StatusCode::UnknownCommand)
         } else if body.len() > usize::from(self.caps.max_body) {
             Err(StatusCode::BadLength)
+        } else if missing_vector_op(self.caps.ops, kind) {
+            Err(StatusCode::UnknownCommand)
         } else {
             Command::decode(kind, body).and_then(|cmd| self.run(&cmd))
         };

@@ -672,3 +672,54 @@ fn update_with_g_equal_to_w_reads_g_before_writing() {
         );
     }
 }
+
+#[test]
+fn a_device_without_vector_ops_answers_unknown_command_and_still_runs_gemms() {
+    let mut e = DeviceEngine::new(EngineConfig {
+        mem_words: 1024,
+        max_k: 64,
+        max_body: 256,
+        ops: 1 << (code::RELU - code::BIAS_ADD),
+        ..EngineConfig::default()
+    });
+    assert_eq!(e.capabilities().ops, 0b10);
+    let x = pattern(20, 3);
+    write(&mut e, 0, &x);
+    let t = |addr| Tensor { addr, stride: 5 };
+    let relu = VectorOp::Relu {
+        x: t(0),
+        y: t(100),
+        rows: 4,
+        cols: 5,
+    };
+    let mask = VectorOp::ReluMask {
+        x: t(0),
+        d: t(0),
+        y: t(200),
+        rows: 4,
+        cols: 5,
+    };
+    let before = e.memory().to_vec();
+    assert_eq!(
+        run(&mut e, &Command::Vector(mask)).0,
+        StatusCode::UnknownCommand
+    );
+    assert_eq!(
+        e.memory(),
+        &before[..],
+        "a rejected command changes nothing"
+    );
+    // Unknown comes after the body limit, as on the hardware's decoder.
+    assert_eq!(e.execute(code::UPDATE, &[0; 257]).0, StatusCode::BadLength);
+    assert_eq!(
+        e.execute(code::UPDATE, &[0; 40]).0,
+        StatusCode::UnknownCommand
+    );
+    assert_eq!(run(&mut e, &Command::Vector(relu)).0, StatusCode::Ok);
+    assert_eq!(
+        e.memory()[100..120],
+        x.iter().map(|&v| v.max(0)).collect::<Vec<_>>()[..]
+    );
+    let (status, _) = run(&mut e, &Command::Gemm(gemm_desc(false, false, false)));
+    assert_eq!(status, StatusCode::Ok);
+}

@@ -227,7 +227,7 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             tx_busy: Default::default(),
             memory: SizedRam::new(geometry.mem_words()),
             gemm: GemmUnit::new(geometry.scratch_words()),
-            vector: Default::default(),
+            vector: VectorUnit::new(geometry.vector_unit()),
             decode: CommandDecode::new(geometry),
             resp: ResponseBytes::new(R as u8, C as u8, *geometry),
             ext_byte: Default::default(),

@@ -181,6 +181,8 @@ pub struct CommandDecode {
     max_body: Constant<Bits<16>>,
     max_read: Constant<Bits<16>>,
     max_k: Constant<Bits<16>>,
+    // The device has the vector unit: without it the vector commands are unknown.
+    vector_unit: Constant<Bit>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
@@ -319,6 +321,7 @@ impl CommandDecode {
             max_body: k16(geometry.max_body() as u64),
             max_read: k16(geometry.max_body() as u64 / 2),
             max_k: k16(geometry.max_k() as u64),
+            vector_unit: Constant::new(geometry.vector_unit()),
             zero16: k16(0),
             one16: k16(1),
             zero32: Constant::new(bits(0)),
@@ -494,9 +497,10 @@ impl Logic for CommandDecode {
             self.t_stride[2].next = self.h16.val();
             self.t_rowsm1[2].next = self.h18.val() - self.one16.val();
             self.t_cols[2].next = self.h22.val();
-        } else if (self.kind.val() == self.k_bias.val())
-            || (self.kind.val() == self.k_relu.val())
-            || (self.kind.val() == self.k_qrelu.val())
+        } else if self.vector_unit.val()
+            && ((self.kind.val() == self.k_bias.val())
+                || (self.kind.val() == self.k_relu.val())
+                || (self.kind.val() == self.k_qrelu.val()))
         {
             if self.kind.val() == self.k_bias.val() {
                 self.bad_len.next = self.body_len.val() != self.len22.val();
@@ -521,7 +525,8 @@ impl Logic for CommandDecode {
             self.t_used[2].next = true;
             self.t_addr[2].next = self.x6.val();
             self.t_stride[2].next = self.h10.val();
-        } else if (self.kind.val() == self.k_rmask.val()) || (self.kind.val() == self.k_qmask.val())
+        } else if self.vector_unit.val()
+            && ((self.kind.val() == self.k_rmask.val()) || (self.kind.val() == self.k_qmask.val()))
         {
             if self.kind.val() == self.k_rmask.val() {
                 self.bad_len.next = self.body_len.val() != self.len22.val();
@@ -543,7 +548,7 @@ impl Logic for CommandDecode {
             self.t_used[2].next = true;
             self.t_addr[2].next = self.x12.val();
             self.t_stride[2].next = self.h16.val();
-        } else if self.kind.val() == self.k_update.val() {
+        } else if self.vector_unit.val() && (self.kind.val() == self.k_update.val()) {
             self.bad_len.next = self.body_len.val() != self.len40.val();
             self.bad_arg.next = self.vshape_bad.val()
                 || (self.k19.val() > self.two8.val())

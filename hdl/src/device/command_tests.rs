@@ -3,6 +3,7 @@
 //! through READ commands.
 
 use super::CommandEngine;
+use crate::device::DeviceGeometry;
 use qtrain_driver::device::{
     code, Command, DeviceEngine, EngineConfig, GemmDescriptor, Tensor, UpdateDescriptor, VectorOp,
 };
@@ -29,18 +30,24 @@ struct Bench<const R: usize, const C: usize> {
 
 impl<const R: usize, const C: usize> Bench<R, C> {
     fn new() -> Self {
-        let mut uut = Box::new(CommandEngine::<R, C>::default());
+        Self::with_geometry(DeviceGeometry::SIM)
+    }
+
+    /// The engine of a device of `geometry`, and the software engine with the same limits.
+    fn with_geometry(geometry: DeviceGeometry) -> Self {
+        let mut uut = Box::new(CommandEngine::<R, C>::new(&geometry));
         uut.connect_all();
         uut.clock_hz.next = bits(u64::from(CLOCK_HZ));
         uut.baud.next = bits(u64::from(BAUD));
         let reference = DeviceEngine::new(EngineConfig {
-            mem_words: 1 << 16,
+            mem_words: geometry.mem_words() as u32,
             rows: R as u8,
             cols: C as u8,
-            max_body: 4096,
-            max_k: 16384,
+            max_body: geometry.max_body() as u16,
+            max_k: geometry.max_k() as u32,
             clock_hz: CLOCK_HZ,
             baud: BAUD,
+            ops: geometry.ops(),
         });
         Bench {
             uut,
@@ -187,6 +194,7 @@ fn t(addr: u32, stride: u16) -> Tensor {
 }
 
 const OK: u8 = 0;
+const UNKNOWN_COMMAND: u8 = 2;
 const OUT_OF_RANGE: u8 = 3;
 const BAD_ARGUMENT: u8 = 4;
 const BAD_VERSION: u8 = 6;
@@ -646,4 +654,74 @@ fn vector_commands_and_their_rejections() {
         b.exchange(kind, &vec![0; len + 1]);
     }
     b.compare_memory(0, 800);
+}
+
+#[test]
+fn a_gemm_only_device_knows_no_vector_command_and_still_runs_gemms() {
+    let geometry = DeviceGeometry::new(4096, 256, 512)
+        .expect("a valid geometry")
+        .gemm_only();
+    let mut b = Bench::<1, 1>::with_geometry(geometry);
+    let (status, caps) = b.exchange(code::CAPABILITIES, &[]);
+    assert_eq!(status, OK);
+    assert_eq!(&caps[24..28], &[0, 0, 0, 0], "CAPABILITIES ops");
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    b.fill(&mut rng, 0, 200);
+    let (x, y) = (t(10, 5), t(100, 5));
+    let ops = [
+        VectorOp::BiasAdd {
+            x,
+            y,
+            rows: 3,
+            cols: 4,
+            b_addr: 150,
+            fl_x: 9,
+            fl_b: 12,
+        },
+        VectorOp::Relu {
+            x,
+            y,
+            rows: 3,
+            cols: 4,
+        },
+        VectorOp::ReluMask {
+            x,
+            d: x,
+            y,
+            rows: 3,
+            cols: 4,
+        },
+        VectorOp::Qrelu {
+            x,
+            y,
+            rows: 3,
+            cols: 4,
+            alpha: 40,
+            bits: 2,
+        },
+        VectorOp::QreluMask {
+            x,
+            d: x,
+            y,
+            rows: 3,
+            cols: 4,
+            alpha: 40,
+            bits: 2,
+        },
+    ];
+    for op in ops {
+        b.command(&Command::Vector(op), UNKNOWN_COMMAND);
+    }
+    b.command(
+        &Command::Vector(VectorOp::Update(update(3, 4))),
+        UNKNOWN_COMMAND,
+    );
+    // The body limit comes first, as for any command.
+    let (status, _) = b.exchange(code::UPDATE, &[0; 513]);
+    assert_eq!(status, 1, "BAD_LENGTH");
+    b.command(&Command::Gemm(gemm(5, 7, 3)), OK);
+    // READs of at most max_body / 2 = 256 words.
+    b.compare_memory(0, 200);
+    b.compare_memory(200, 200);
+    b.compare_memory(3000, 15);
 }

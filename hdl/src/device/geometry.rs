@@ -20,12 +20,17 @@ pub const MIN_MAX_BODY: usize = 64;
 /// - `scratch_words`: words per scratchpad bank (`max_k`: a GEMM's K must fit one A bank;
 ///   OUT_OF_RANGE beyond it), and the pieces the GEMM unit cuts a GEMM into;
 /// - `max_body`: the largest command body (`max_body`; BAD_LENGTH beyond it, and READ of more
-///   than `max_body / 2` words is BAD_ARGUMENT); the frame buffers hold one frame of it.
+///   than `max_body / 2` words is BAD_ARGUMENT); the frame buffers hold one frame of it;
+/// - `vector_unit`: whether the device has the vector unit (`ops`: 0x3F with it, 0 without).
+///   A GEMM-only device ([`Self::gemm_only`]) answers UNKNOWN_COMMAND to every vector command
+///   and leaves the unit's logic out of the netlist: it is what a board too small for the
+///   whole device (the iCE40UP5K) can still hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceGeometry {
     mem_words: usize,
     scratch_words: usize,
     max_body: usize,
+    vector_unit: bool,
 }
 
 /// Why a [`DeviceGeometry`] cannot be built.
@@ -53,10 +58,14 @@ impl DeviceGeometry {
         mem_words: MEM_WORDS,
         scratch_words: DEVICE_MAX_K,
         max_body: DEVICE_MAX_BODY,
+        vector_unit: true,
     };
 
-    /// A geometry, checked: both word counts powers of two within the address widths,
-    /// `max_body` in `64..=4096`.
+    /// CAPABILITIES `ops` of a device with the vector unit: every vector command 0x30..=0x35.
+    pub const ALL_VECTOR_OPS: u32 = 0x3F;
+
+    /// A geometry with the vector unit, checked: both word counts powers of two within the
+    /// address widths, `max_body` in `64..=4096`.
     pub fn new(
         mem_words: usize,
         scratch_words: usize,
@@ -76,7 +85,31 @@ impl DeviceGeometry {
             mem_words,
             scratch_words,
             max_body,
+            vector_unit: true,
         })
+    }
+
+    /// The same sizes without the vector unit: a device that runs GEMMs and the memory and
+    /// housekeeping commands only (CAPABILITIES `ops` = 0).
+    pub const fn gemm_only(self) -> DeviceGeometry {
+        DeviceGeometry {
+            vector_unit: false,
+            ..self
+        }
+    }
+
+    /// Whether the device has the vector unit.
+    pub const fn vector_unit(&self) -> bool {
+        self.vector_unit
+    }
+
+    /// CAPABILITIES `ops`: bit `c - 0x30` for each vector command `c` the device runs.
+    pub const fn ops(&self) -> u32 {
+        if self.vector_unit {
+            Self::ALL_VECTOR_OPS
+        } else {
+            0
+        }
     }
 
     /// Words of device memory (CAPABILITIES `mem_words`).
@@ -127,7 +160,11 @@ impl std::fmt::Display for DeviceGeometry {
             f,
             "memory {} words, scratchpad banks of {} words, bodies up to {} bytes",
             self.mem_words, self.scratch_words, self.max_body
-        )
+        )?;
+        if !self.vector_unit {
+            write!(f, ", GEMM only (no vector unit)")?;
+        }
+        Ok(())
     }
 }
 
@@ -148,6 +185,23 @@ mod tests {
         assert_eq!(g.frame_buffer_bytes(), 8192);
         assert_eq!(DeviceGeometry::new(65_536, 16_384, 4096), Ok(g));
         assert_eq!(DeviceGeometry::default(), g);
+        assert!(g.vector_unit());
+        assert_eq!(g.ops(), 0x3F);
+    }
+
+    #[test]
+    fn gemm_only_keeps_the_sizes_and_reports_no_ops() {
+        let g = DeviceGeometry::new(1024, 256, 512).unwrap();
+        let lean = g.gemm_only();
+        assert!(!lean.vector_unit());
+        assert_eq!(lean.ops(), 0);
+        assert_eq!(
+            (lean.mem_words(), lean.max_k(), lean.max_body()),
+            (1024, 256, 512)
+        );
+        assert_ne!(lean, g);
+        assert!(lean.to_string().ends_with("GEMM only (no vector unit)"));
+        assert!(!g.to_string().contains("GEMM only"));
     }
 
     #[test]

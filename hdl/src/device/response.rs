@@ -12,11 +12,10 @@ pub const BODY_STATUS: u64 = 2;
 /// Body selector: GEMM's 4-byte `cycles`.
 pub const BODY_CYCLES: u64 = 3;
 
-/// Protocol version, hardware version and implemented vector commands (CAPABILITIES).
+/// Protocol version and hardware version (CAPABILITIES; `ops` comes from the geometry).
 const PROTOCOL: u8 = 1;
 const HW_MAJOR: u8 = 0;
 const HW_MINOR: u8 = 1;
-const OPS: u32 = 0x3F;
 
 /// Byte `idx` of `header (8 bytes) ++ body`, where the body is chosen by `sel`
 /// (protocol.md §1 header, §5 CAPABILITIES and STATUS layouts), combinational.
@@ -100,7 +99,7 @@ impl ResponseBytes {
                 b.extend((self._geometry.max_k() as u32).to_le_bytes());
                 b.extend(self.clock_hz.val().to_u32().to_le_bytes());
                 b.extend(self.baud.val().to_u32().to_le_bytes());
-                b.extend(OPS.to_le_bytes());
+                b.extend(self._geometry.ops().to_le_bytes());
             }
             BODY_STATUS => {
                 b.extend([0, self.last_status.val().to_u8(), 0, 0]);
@@ -149,7 +148,7 @@ impl Logic for ResponseBytes {
         Verilog::Custom(format!(
             "\
 wire [63:0] header = {{8'h00, status, body_len, seq, kind | 8'h80, 8'h{PROTOCOL:02x}}};
-wire [223:0] caps = {{32'h{OPS:x}, baud, clock_hz, 32'd{max_k}, 32'd{mem_words}, 16'd{max_body},
+wire [223:0] caps = {{32'h{ops:x}, baud, clock_hz, 32'd{max_k}, 32'd{mem_words}, 16'd{max_body},
     8'h00, 8'd{cols}, 8'd{rows}, 8'd{HW_MINOR}, 8'd{HW_MAJOR}, 8'd{PROTOCOL}}};
 wire [191:0] stat = {{16'h0000, overruns, frame_errors, crc_errors, busy_cycles, commands,
     16'h0000, last_status, 8'h00}};
@@ -168,6 +167,7 @@ always @(*) data = frame_bytes[{{idx, 3'b000}} +: 8];
             max_k = self._geometry.max_k(),
             mem_words = self._geometry.mem_words(),
             max_body = self._geometry.max_body(),
+            ops = self._geometry.ops(),
             rows = self._rows,
             cols = self._cols,
         ))

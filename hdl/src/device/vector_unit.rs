@@ -186,10 +186,21 @@ pub struct VectorUnit {
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     sign32: Constant<Bits<32>>,
+    // False in a GEMM-only device: the unit never leaves IDLE, so synthesis removes it.
+    enabled: Constant<Bit>,
 }
 
 impl Default for VectorUnit {
     fn default() -> Self {
+        VectorUnit::new(true)
+    }
+}
+
+impl VectorUnit {
+    /// The unit; `enabled = false` builds one that ignores `start` and stays idle, with
+    /// constant outputs, so that synthesis leaves none of its logic (a GEMM-only device,
+    /// [`crate::device::DeviceGeometry::gemm_only`]).
+    pub fn new(enabled: bool) -> Self {
         let c3 = |v: u64| Constant::new(bits(v));
         VectorUnit {
             clock: Default::default(),
@@ -292,6 +303,7 @@ impl Default for VectorUnit {
             zero32: Constant::new(bits(0)),
             one32: Constant::new(bits(1)),
             sign32: Constant::new(bits(0x8000_0000)),
+            enabled: Constant::new(enabled),
         }
     }
 }
@@ -369,7 +381,7 @@ impl Logic for VectorUnit {
         self.mem_wr_data.next = self.result.q.val();
 
         if self.state.q.val() == self.st_idle.val() {
-            if self.start.val() {
+            if self.start.val() && self.enabled.val() {
                 self.row.d.next = self.zero16.val();
                 self.col.d.next = self.zero16.val();
                 self.x_row.d.next = self.x_addr.val();
@@ -484,6 +496,10 @@ impl Logic for VectorUnit {
             } else {
                 self.state.d.next = self.st_read_d.val();
             }
+        }
+        // A constant next state: synthesis folds the state register, then everything it gates.
+        if !self.enabled.val() {
+            self.state.d.next = self.st_idle.val();
         }
     }
 }

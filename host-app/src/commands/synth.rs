@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use qtrain_bitstreams::boards::{Board, GeometryPreset};
-use qtrain_bitstreams::flow::{self, BuildConfig, Outcome};
+use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Top};
 use qtrain_bitstreams::tools::find_toolchain_here;
 
 use crate::array_shape::ArrayShape;
@@ -17,8 +17,9 @@ pub struct SynthArgs {
     /// The board: icebreaker or ulx3s.
     #[arg(long)]
     pub board: String,
-    /// Array shape, rows x columns (default: the board's preset).
-    #[arg(long)]
+    /// Array shape, rows x columns (default: the board's preset); with `--top core` also the
+    /// bench-only shapes 4x2 and 8x1.
+    #[arg(long, value_parser = ArrayShape::parse_any)]
     pub array: Option<ArrayShape>,
     /// Core clock in MHz (default: the board's preset); the PLL gets as close as it can and the
     /// report states what it makes.
@@ -36,16 +37,49 @@ pub struct SynthArgs {
     /// Largest command body in bytes (default: the board's preset).
     #[arg(long)]
     pub max_body: Option<usize>,
+    /// Build the vector unit (true) or a GEMM-only device (false) (default: the preset; the
+    /// iCEBreaker's is GEMM-only).
+    #[arg(long)]
+    pub vector_unit: Option<bool>,
+    /// The design: `device` (what a board runs) or `core` (the GEMM core alone in a measurement
+    /// bench, for its area and Fmax; not a usable bitstream).
+    #[arg(long, value_enum, default_value_t = TopArg::Device)]
+    pub top: TopArg,
     /// Output root: the build goes to DIR/<board>/<config>/.
     #[arg(long, default_value = "bitstreams")]
     pub out: PathBuf,
+}
+
+/// `--top`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TopArg {
+    /// The device.
+    Device,
+    /// The GEMM core in a measurement bench.
+    Core,
 }
 
 /// The configuration the arguments ask for.
 pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
     let board: &'static Board = Board::by_name(&args.board)?;
     let mut cfg = BuildConfig::preset(board);
+    cfg.top = match args.top {
+        TopArg::Device => Top::Device,
+        TopArg::Core => Top::Core,
+    };
     if let Some(a) = args.array {
+        let generated = qtrain_hdl::is_generated(a.rows, a.cols);
+        let bench_only = qtrain_hdl::BENCH_ONLY_SHAPES.contains(&(a.rows, a.cols));
+        anyhow::ensure!(
+            generated || (cfg.top == Top::Core && bench_only),
+            "array shape {a} is not generated; supported shapes: {}{}",
+            crate::array_shape::supported_list(),
+            if cfg.top == Top::Core {
+                ", and with --top core 4x2, 8x1"
+            } else {
+                ""
+            }
+        );
         cfg.rows = a.rows;
         cfg.cols = a.cols;
     }
@@ -62,9 +96,9 @@ pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
         mem_words: args.mem_words.unwrap_or(p.mem_words),
         scratch_words: args.scratch_words.unwrap_or(p.scratch_words),
         max_body: args.max_body.unwrap_or(p.max_body),
+        vector_unit: args.vector_unit.unwrap_or(p.vector_unit),
     };
-    let g = cfg.geometry;
-    qtrain_hdl::DeviceGeometry::new(g.mem_words, g.scratch_words, g.max_body)?;
+    cfg.geometry.device_geometry()?;
     Ok(cfg)
 }
 
@@ -77,7 +111,12 @@ pub fn run(args: SynthArgs) -> anyhow::Result<i32> {
     flow::clocking(&cfg)?;
     let dir = args.out.join(cfg.board.name).join(cfg.dir_name());
     eprintln!(
-        "synth: {} {}x{} at {} MHz into {} (yosys: {}, nextpnr: {})",
+        "synth: {}{} {}x{} at {} MHz into {} (yosys: {}, nextpnr: {})",
+        if cfg.top == Top::Core {
+            "core bench on "
+        } else {
+            ""
+        },
         cfg.board.title,
         cfg.rows,
         cfg.cols,

@@ -1,0 +1,69 @@
+//! What `qtrain synth` writes before any tool runs: configuration names, the board top around
+//! the device or the core bench, the iCE40 PLL. Fast; no tools needed.
+
+use qtrain_bitstreams::boards::{icebreaker::ICEBREAKER, ulx3s::ULX3S};
+use qtrain_bitstreams::flow::{clocking, generate, BuildConfig, Top};
+
+#[test]
+fn configuration_names_say_what_was_built() {
+    let ice = BuildConfig::preset(&ICEBREAKER);
+    assert_eq!(
+        ice.dir_name(),
+        "1x1-24mhz-mem1024-k256-body512-gemm-only-seed1"
+    );
+    let ulx = BuildConfig::preset(&ULX3S);
+    assert_eq!(ulx.dir_name(), "8x8-30mhz-mem32768-k1024-body4096-seed1");
+    let core = BuildConfig {
+        top: Top::Core,
+        rows: 8,
+        cols: 1,
+        freq_mhz: 30.0,
+        ..ice
+    };
+    assert_eq!(core.dir_name(), "core-8x1-30mhz-k256-seed1");
+}
+
+#[test]
+fn the_icebreaker_device_is_gemm_only_behind_a_pad_pll() {
+    let cfg = BuildConfig::preset(&ICEBREAKER);
+    let (verilog, pcf) = generate(&cfg, &clocking(&cfg).unwrap()).unwrap();
+    assert!(verilog.contains("SB_PLL40_PAD") && verilog.contains(".PACKAGEPIN(clock_in)"));
+    assert!(!verilog.contains("SB_PLL40_CORE"));
+    assert!(
+        verilog.contains(".clocks_per_bit(16'd"),
+        "the device gets its link constants"
+    );
+    // CAPABILITIES ops = 0: no vector unit.
+    assert!(verilog.contains("wire [223:0] caps = {32'h0, baud"), "ops");
+    assert!(pcf.contains("set_io clk 35"));
+}
+
+#[test]
+fn the_core_bench_takes_the_device_socket_without_link_constants() {
+    for board in [&ICEBREAKER, &ULX3S] {
+        let cfg = BuildConfig {
+            top: Top::Core,
+            rows: 2,
+            cols: 4,
+            ..BuildConfig::preset(board)
+        };
+        let (verilog, _) = generate(&cfg, &clocking(&cfg).unwrap()).unwrap();
+        assert!(
+            verilog.contains(
+                "qtrain_device device(.clock(clock), .uart_rx(uart_rx), .uart_tx(uart_tx));"
+            ),
+            "{}",
+            board.name
+        );
+        assert!(verilog.contains("module qtrain_device(clock,uart_rx,uart_tx);"));
+        assert!(!verilog.contains("clocks_per_bit"));
+    }
+    let cfg = BuildConfig {
+        top: Top::Core,
+        rows: 5,
+        cols: 7,
+        ..BuildConfig::preset(&ULX3S)
+    };
+    let err = generate(&cfg, &clocking(&cfg).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("8x1"), "{err}");
+}
