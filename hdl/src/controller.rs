@@ -121,7 +121,10 @@ pub struct Controller<const R: usize, const C: usize> {
     div_quo: DFF<Bits<16>>,
     nb: DFF<Bits<AB>>,
     rnb: DFF<Bits<AB>>,
+    // The tile period minus one, `max(K, 2R - 1, C) - 1`: kk's last value in a tile.
     period: DFF<Bits<16>>,
+    // kk < K: this beat reads operands (a flag kept beside kk instead of a 16-bit compare).
+    in_k: DFF<Bit>,
     kk: DFF<Bits<16>>,
     rows_left: DFF<Bits<16>>,
     cols_left: DFF<Bits<16>>,
@@ -213,6 +216,7 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             nb: Default::default(),
             rnb: Default::default(),
             period: Default::default(),
+            in_k: Default::default(),
             kk: Default::default(),
             rows_left: Default::default(),
             cols_left: Default::default(),
@@ -270,6 +274,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             nb,
             rnb,
             period,
+            in_k,
             kk,
             rows_left,
             cols_left,
@@ -291,7 +296,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         if self.rows_left.q.val() < self.rows16.val() {
             self.iss_rows.next = self.rows_left.q.val();
         }
-        if self.phase.q.val() == self.run.val() && self.kk.q.val() < self.k.val() {
+        if self.phase.q.val() == self.run.val() && self.in_k.q.val() {
             self.iss_first.next = self.kk.q.val() == self.zero16.val();
             self.iss_last.next = self.kk.q.val() == self.k_minus1.q.val();
         }
@@ -309,10 +314,12 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 self.div_num.d.next = self.n.val() - self.one16.val();
                 self.div_rem.d.next = self.zero16.val();
                 self.div_quo.d.next = self.zero16.val();
-                self.period.d.next = self.min_period16.val();
+                self.period.d.next = self.min_period16.val() - self.one16.val();
                 if self.k.val() > self.min_period16.val() {
-                    self.period.d.next = self.k.val();
+                    self.period.d.next = self.k.val() - self.one16.val();
                 }
+                // K >= 1: the first beat reads operands.
+                self.in_k.d.next = true;
                 self.rows_left.d.next = self.m.val();
                 self.cols_left.d.next = self.n.val();
                 self.kk.d.next = self.zero16.val();
@@ -346,14 +353,19 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 self.phase.d.next = self.run.val();
             }
         } else if self.phase.q.val() == self.run.val() {
+            // The beat after the K-th reads nothing until the next tile starts.
+            if self.iss_last.val() {
+                self.in_k.d.next = false;
+            }
             if self.iss_last.val()
                 && self.iss_rowend.val()
                 && self.rows_left.q.val() <= self.rows16.val()
             {
                 self.phase.d.next = self.flush.val();
                 self.cnt.d.next = self.flush16.val();
-            } else if self.kk.q.val() == self.period.q.val() - self.one16.val() {
+            } else if self.kk.q.val() == self.period.q.val() {
                 self.kk.d.next = self.zero16.val();
+                self.in_k.d.next = true;
                 if self.iss_rowend.val() {
                     self.rows_left.d.next = self.rows_left.q.val() - self.rows16.val();
                     self.cols_left.d.next = self.n.val();
