@@ -5,8 +5,8 @@
 //! ULX3S: the preset must fit, meet timing and have every multiplier in a DSP.
 //! iCEBreaker: the whole device does not fit the UP5K at any size; the build must say so with
 //! the numbers and the per-block breakdown (docs/bitstreams.md, "iCEBreaker"). Its 8x1 core
-//! bench (`--top core`) must fit with all 8 SB_MAC16 as PEs; its Fmax is printed, not asserted
-//! (29.2-30.4 MHz against the 30 MHz goal, depending on the placer seed).
+//! bench (`--top core`) must fit with all 8 SB_MAC16 as PEs and meet the 30 MHz goal (35.52 MHz
+//! at seed 1, docs/performance.md).
 
 use qtrain_bitstreams::boards::{icebreaker::ICEBREAKER, ulx3s::ULX3S, Board};
 use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Report, Top};
@@ -79,7 +79,7 @@ fn icebreaker_default_build_reports_why_it_does_not_fit() {
 }
 
 #[test]
-#[ignore = "a minute of yosys and nextpnr: run by scripts/build-bitstreams"]
+#[ignore = "half a minute of yosys and nextpnr: run by scripts/build-bitstreams"]
 fn icebreaker_8x1_core_bench_holds_all_eight_dsps_as_pes() {
     let cfg = BuildConfig {
         top: Top::Core,
@@ -89,12 +89,7 @@ fn icebreaker_8x1_core_bench_holds_all_eight_dsps_as_pes() {
         ..BuildConfig::preset(&ICEBREAKER)
     };
     let r = build_config(cfg);
-    assert!(
-        matches!(r.outcome, Outcome::Ok | Outcome::TimingFailed),
-        "{:?}: {}",
-        r.outcome,
-        r.reason
-    );
+    assert_eq!(r.outcome, Outcome::Ok, "{}", r.reason);
     let placed = r.placed.as_ref().expect("nextpnr ran");
     let lc = placed["ICESTORM_LC"];
     assert!(lc.used <= lc.available, "{lc:?}");
