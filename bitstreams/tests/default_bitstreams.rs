@@ -62,7 +62,9 @@ fn icebreaker_default_build_reports_why_it_does_not_fit() {
     );
     let lc = r.placed.as_ref().expect("the packing-only run")["ICESTORM_LC"];
     assert!(lc.used > lc.available && lc.available == 5280, "{lc:?}");
-    assert!(r.synthesis.luts.used > r.synthesis.luts.available);
+    // More logic cells than LUT4s: flip-flops that share no LUT take cells of their own (the
+    // LUT4 count alone is just under the device's 5,280).
+    assert!(lc.used > r.synthesis.luts.used, "{lc:?}");
     // The breakdown names the blocks, and the largest blocks alone exceed the device.
     assert!(
         r.breakdown.iter().any(|b| b.block == "engine"),
