@@ -30,6 +30,15 @@ fn build_config(cfg: BuildConfig) -> Report {
     report
 }
 
+/// The multipliers of the design that belong to PEs (by their hierarchical names).
+fn pe_multipliers(r: &Report) -> usize {
+    r.dsp_proof
+        .multipliers
+        .iter()
+        .filter(|m| m.contains("pe$"))
+        .count()
+}
+
 #[test]
 #[ignore = "minutes of yosys and nextpnr: run by scripts/build-bitstreams"]
 fn ulx3s_default_build_meets_timing_with_every_multiplier_in_a_dsp() {
@@ -39,13 +48,7 @@ fn ulx3s_default_build_meets_timing_with_every_multiplier_in_a_dsp() {
     assert!(t.met && t.target_mhz >= ULX3S.preset.freq_mhz * 0.99);
     assert!(r.dsp_proof.every_multiplier_in_dsp);
     let pes = r.config.rows * r.config.cols;
-    let pe_muls = r
-        .dsp_proof
-        .multipliers
-        .iter()
-        .filter(|m| m.contains("pe$"))
-        .count();
-    assert_eq!(pe_muls, pes);
+    assert_eq!(pe_multipliers(&r), pes);
 }
 
 #[test]
@@ -97,13 +100,7 @@ fn icebreaker_8x1_core_bench_holds_all_eight_dsps_as_pes() {
     assert!(lc.used <= lc.available, "{lc:?}");
     assert_eq!(placed["ICESTORM_DSP"].used, 8);
     assert!(r.dsp_proof.every_multiplier_in_dsp);
-    let pe_muls = r
-        .dsp_proof
-        .multipliers
-        .iter()
-        .filter(|m| m.contains("pe$"))
-        .count();
-    assert_eq!(pe_muls, 8);
+    assert_eq!(pe_multipliers(&r), 8);
     let t = r.timing.as_ref().expect("timing");
     eprintln!(
         "iCE40 8x1 core: {} of {} LCs, {:.2} MHz (goal 30)",

@@ -91,6 +91,15 @@ fn device_verilog_of<const R: usize, const C: usize>(geometry: &DeviceGeometry) 
     generate_verilog(&top)
 }
 
+/// Scratchpad banks hold a power of two from 2 to `2^SCRATCH_ADDR_BITS` words.
+fn check_scratch_words(scratch_words: usize) -> Result<(), HdlError> {
+    if scratch_words.is_power_of_two() && (2..=1 << SCRATCH_ADDR_BITS).contains(&scratch_words) {
+        Ok(())
+    } else {
+        Err(GeometryError::ScratchWords(scratch_words).into())
+    }
+}
+
 fn unsupported(rows: usize, cols: usize) -> HdlError {
     HdlError::UnsupportedShape {
         rows,
@@ -145,9 +154,7 @@ pub fn core_verilog_sized(
     cols: usize,
     scratch_words: usize,
 ) -> Result<String, HdlError> {
-    if !(scratch_words.is_power_of_two() && (2..=1 << SCRATCH_ADDR_BITS).contains(&scratch_words)) {
-        return Err(GeometryError::ScratchWords(scratch_words).into());
-    }
+    check_scratch_words(scratch_words)?;
     Ok(match (rows, cols) {
         (1, 1) => verilog_of::<1, 1>(scratch_words),
         (2, 2) => verilog_of::<2, 2>(scratch_words),
@@ -175,9 +182,7 @@ pub fn core_bench_verilog(
     cols: usize,
     scratch_words: usize,
 ) -> Result<String, HdlError> {
-    if !(scratch_words.is_power_of_two() && (2..=1 << SCRATCH_ADDR_BITS).contains(&scratch_words)) {
-        return Err(GeometryError::ScratchWords(scratch_words).into());
-    }
+    check_scratch_words(scratch_words)?;
     Ok(match (rows, cols) {
         (1, 1) => bench_verilog_of::<1, 1>(scratch_words),
         (2, 2) => bench_verilog_of::<2, 2>(scratch_words),
