@@ -79,6 +79,25 @@ pub enum HdlError {
     Geometry(#[from] GeometryError),
 }
 
+/// `Some(f::<R, C>(arg))` for the generated shapes ([`SUPPORTED_SHAPES`] and
+/// [`BOARD_SHAPES`], which this list must match) and any extra `(R, C)` given; `None` otherwise.
+macro_rules! by_shape {
+    ($rows:expr, $cols:expr, $f:ident($arg:expr) $(, ($r:literal, $c:literal))*) => {
+        match ($rows, $cols) {
+            (1, 1) => Some($f::<1, 1>($arg)),
+            (2, 2) => Some($f::<2, 2>($arg)),
+            (2, 4) => Some($f::<2, 4>($arg)),
+            (3, 5) => Some($f::<3, 5>($arg)),
+            (4, 4) => Some($f::<4, 4>($arg)),
+            (4, 8) => Some($f::<4, 8>($arg)),
+            (8, 8) => Some($f::<8, 8>($arg)),
+            (12, 12) => Some($f::<12, 12>($arg)),
+            $(($r, $c) => Some($f::<$r, $c>($arg)),)*
+            _ => None,
+        }
+    };
+}
+
 fn verilog_of<const R: usize, const C: usize>(scratch_words: usize) -> String {
     let mut core = GemmCore::<R, C>::with_scratch_words(scratch_words);
     core.connect_all();
@@ -127,17 +146,7 @@ pub fn device_top_verilog_sized(
     cols: usize,
     geometry: &DeviceGeometry,
 ) -> Result<String, HdlError> {
-    Ok(match (rows, cols) {
-        (1, 1) => device_verilog_of::<1, 1>(geometry),
-        (2, 2) => device_verilog_of::<2, 2>(geometry),
-        (2, 4) => device_verilog_of::<2, 4>(geometry),
-        (3, 5) => device_verilog_of::<3, 5>(geometry),
-        (4, 4) => device_verilog_of::<4, 4>(geometry),
-        (4, 8) => device_verilog_of::<4, 8>(geometry),
-        (8, 8) => device_verilog_of::<8, 8>(geometry),
-        (12, 12) => device_verilog_of::<12, 12>(geometry),
-        _ => return Err(unsupported(rows, cols)),
-    })
+    by_shape!(rows, cols, device_verilog_of(geometry)).ok_or_else(|| unsupported(rows, cols))
 }
 
 /// The Verilog of `GemmCore<rows, cols>` as rust-hdl generates it, with scratchpad banks of
@@ -155,17 +164,7 @@ pub fn core_verilog_sized(
     scratch_words: usize,
 ) -> Result<String, HdlError> {
     check_scratch_words(scratch_words)?;
-    Ok(match (rows, cols) {
-        (1, 1) => verilog_of::<1, 1>(scratch_words),
-        (2, 2) => verilog_of::<2, 2>(scratch_words),
-        (2, 4) => verilog_of::<2, 4>(scratch_words),
-        (3, 5) => verilog_of::<3, 5>(scratch_words),
-        (4, 4) => verilog_of::<4, 4>(scratch_words),
-        (4, 8) => verilog_of::<4, 8>(scratch_words),
-        (8, 8) => verilog_of::<8, 8>(scratch_words),
-        (12, 12) => verilog_of::<12, 12>(scratch_words),
-        _ => return Err(unsupported(rows, cols)),
-    })
+    by_shape!(rows, cols, verilog_of(scratch_words)).ok_or_else(|| unsupported(rows, cols))
 }
 
 fn bench_verilog_of<const R: usize, const C: usize>(scratch_words: usize) -> String {
@@ -183,24 +182,12 @@ pub fn core_bench_verilog(
     scratch_words: usize,
 ) -> Result<String, HdlError> {
     check_scratch_words(scratch_words)?;
-    Ok(match (rows, cols) {
-        (1, 1) => bench_verilog_of::<1, 1>(scratch_words),
-        (2, 2) => bench_verilog_of::<2, 2>(scratch_words),
-        (2, 4) => bench_verilog_of::<2, 4>(scratch_words),
-        (4, 2) => bench_verilog_of::<4, 2>(scratch_words),
-        (8, 1) => bench_verilog_of::<8, 1>(scratch_words),
-        (3, 5) => bench_verilog_of::<3, 5>(scratch_words),
-        (4, 4) => bench_verilog_of::<4, 4>(scratch_words),
-        (4, 8) => bench_verilog_of::<4, 8>(scratch_words),
-        (8, 8) => bench_verilog_of::<8, 8>(scratch_words),
-        (12, 12) => bench_verilog_of::<12, 12>(scratch_words),
-        _ => {
-            let mut err = unsupported(rows, cols);
-            if let HdlError::UnsupportedShape { supported, .. } = &mut err {
-                supported.push_str(", and for the bench 4x2, 8x1");
-            }
-            return Err(err);
+    by_shape!(rows, cols, bench_verilog_of(scratch_words), (4, 2), (8, 1)).ok_or_else(|| {
+        let mut err = unsupported(rows, cols);
+        if let HdlError::UnsupportedShape { supported, .. } = &mut err {
+            supported.push_str(", and for the bench 4x2, 8x1");
         }
+        err
     })
 }
 
