@@ -59,6 +59,18 @@ pub fn simulate_gemm_acc<const R: usize, const C: usize>(
     c_in: Option<&Matrix>,
     p: &GemmParams,
 ) -> Result<(Matrix, u32), HdlError> {
+    simulate_gemm_on(GemmCore::<R, C>::default(), op_a, op_b, c_in, p)
+}
+
+/// [`simulate_gemm_acc`] on a given core (fresh, with full-size banks): the ports hold their
+/// values from `start` until `busy` falls, so a core built `with_held_config` runs it too.
+pub fn simulate_gemm_on<const R: usize, const C: usize>(
+    mut core: GemmCore<R, C>,
+    op_a: &Matrix,
+    op_b: &Matrix,
+    c_in: Option<&Matrix>,
+    p: &GemmParams,
+) -> Result<(Matrix, u32), HdlError> {
     let (m, k, n) = (op_a.rows, op_a.cols, op_b.cols);
     if let Some(c) = c_in {
         if (c.rows, c.cols) != (m, n) {
@@ -88,7 +100,6 @@ pub fn simulate_gemm_acc<const R: usize, const C: usize>(
             "{m}x{k}x{n} does not fit {R}x{C} scratchpads of {capacity} words per bank"
         )));
     }
-    let mut core = GemmCore::<R, C>::default();
     core.connect_all();
     for i in 0..m {
         for kk in 0..k {

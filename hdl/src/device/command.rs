@@ -10,6 +10,13 @@ use crate::extend::ZeroExtend;
 use crate::ram::SizedRam;
 use rust_hdl::prelude::*;
 
+/// Bits of an in-range tensor end (at most the memory size, `2^MB` words) ...
+const ME: usize = MB + 1;
+/// ... and of what lies above them in RANGE's 34-bit sum. (`update` slices with the literal
+/// 17: hdl_gen would write the constant's name into the Verilog.)
+const MH: usize = 34 - ME;
+const _: () = assert!(ME == 17 && MH == 17);
+
 // Engine states (plain codes: Verilator -Wall rejects rust-hdl enums).
 /// Waiting for a frame.
 pub const ST_IDLE: u64 = 0;
@@ -98,7 +105,12 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     idx: DFF<Bits<BB>>,
     keep: DFF<Bit>,
     desc: DFF<Bits<DESC_BITS>>,
-    t_end: Vec<DFF<Bits<34>>>,
+    // Tensor ends (one past the last word) of RANGE: the low ME bits, and whether any bit above
+    // them is set. Nothing past ME bits matters: an end beyond the memory is out of range
+    // however far beyond, and the overlap tests only count once every end is in range.
+    t_end: Vec<DFF<Bits<ME>>>,
+    t_big: Vec<DFF<Bit>>,
+    end_sum: Signal<Local, Bits<34>>,
     status: DFF<Bits<8>>,
     sel: DFF<Bits<2>>,
     hdr_len: DFF<Bits<16>>,
@@ -173,7 +185,8 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     b_last_status: Constant<Bits<BB>>,
     b_last_cycles: Constant<Bits<BB>>,
     b_last_header: Constant<Bits<BB>>,
-    mem_words: Constant<Bits<34>>,
+    mem_words: Constant<Bits<ME>>,
+    zero_high: Constant<Bits<MH>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
@@ -240,6 +253,8 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             keep: Default::default(),
             desc: Default::default(),
             t_end: (0..3).map(|_| Default::default()).collect(),
+            t_big: (0..3).map(|_| Default::default()).collect(),
+            end_sum: Default::default(),
             status: Default::default(),
             sel: Default::default(),
             hdr_len: Default::default(),
@@ -314,6 +329,7 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             b_last_cycles: kb(8 + 4 - 1),
             b_last_header: kb(8 - 1),
             mem_words: kb(geometry.mem_words() as u64),
+            zero_high: kb(0),
             zero16: kb(0),
             one16: kb(1),
             zero32: kb(0),
@@ -364,6 +380,8 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
         for i in 0..3 {
             self.t_end[i].clock.next = self.clock.val();
             self.t_end[i].d.next = self.t_end[i].q.val();
+            self.t_big[i].clock.next = self.clock.val();
+            self.t_big[i].d.next = self.t_big[i].q.val();
         }
         self.gemm.clock.next = self.clock.val();
         self.vector.clock.next = self.clock.val();
@@ -493,30 +511,36 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
         }
         self.prod.next = self.m_a.val() * self.m_b.val();
         self.ext_prod.inp.next = self.prod.val();
+        self.end_sum.next = self.m_addr.val() + self.ext_prod.out.val() + self.ext_cols.out.val();
 
         // CHECK: ranges, then overlaps of the output (slot 2) with the inputs, then the bias.
         self.oor.next = self.decode.k_oor.val();
         self.overlap.next = false;
         for i in 0..3 {
-            if self.decode.t_used[i].val() && (self.t_end[i].q.val() > self.mem_words.val()) {
+            if self.decode.t_used[i].val()
+                && (self.t_big[i].q.val() || (self.t_end[i].q.val() > self.mem_words.val()))
+            {
                 self.oor.next = true;
             }
         }
         for i in 0..2 {
             if self.decode.t_used[i].val()
                 && !(self.decode.in_place_ok.val()
-                    && (self.decode.t_addr[i].val() == self.decode.t_addr[2].val())
+                    && (self.decode.t_addr[i].val().get_bits::<17>(0)
+                        == self.decode.t_addr[2].val().get_bits::<17>(0))
                     && (self.decode.t_stride[i].val() == self.decode.t_stride[2].val()))
-                && (self.decode.t_addr[i].val() < self.t_end[2].q.val())
-                && (self.decode.t_addr[2].val() < self.t_end[i].q.val())
+                && (self.decode.t_addr[i].val().get_bits::<17>(0) < self.t_end[2].q.val())
+                && (self.decode.t_addr[2].val().get_bits::<17>(0) < self.t_end[i].q.val())
             {
                 self.overlap.next = true;
             }
         }
-        self.b_oor.next =
-            self.decode.bias.val() && (self.decode.b_end.val() > self.mem_words.val());
+        self.b_oor.next = self.decode.bias.val()
+            && ((self.decode.b_end.val().get_bits::<17>(17) != self.zero_high.val())
+                || (self.decode.b_end.val().get_bits::<17>(0) > self.mem_words.val()));
         self.b_overlap.next = self.decode.bias.val()
-            && (self.decode.t_addr[2].val() < self.decode.b_end.val())
+            && (self.decode.t_addr[2].val().get_bits::<17>(0)
+                < self.decode.b_end.val().get_bits::<17>(0))
             && (self.decode.b_addr.val() < self.t_end[2].q.val());
         if self.decode.pre.val() != self.st_ok.val() {
             self.verdict.next = self.decode.pre.val();
@@ -592,14 +616,17 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
             }
         } else if self.state.q.val() == self.s_range.val() {
             if self.idx.q.val() == self.b0.val() {
-                self.t_end[0].d.next =
-                    self.m_addr.val() + self.ext_prod.out.val() + self.ext_cols.out.val();
+                self.t_end[0].d.next = self.end_sum.val().get_bits::<17>(0);
+                self.t_big[0].d.next =
+                    self.end_sum.val().get_bits::<17>(17) != self.zero_high.val();
             } else if self.idx.q.val() == self.b1.val() {
-                self.t_end[1].d.next =
-                    self.m_addr.val() + self.ext_prod.out.val() + self.ext_cols.out.val();
+                self.t_end[1].d.next = self.end_sum.val().get_bits::<17>(0);
+                self.t_big[1].d.next =
+                    self.end_sum.val().get_bits::<17>(17) != self.zero_high.val();
             } else {
-                self.t_end[2].d.next =
-                    self.m_addr.val() + self.ext_prod.out.val() + self.ext_cols.out.val();
+                self.t_end[2].d.next = self.end_sum.val().get_bits::<17>(0);
+                self.t_big[2].d.next =
+                    self.end_sum.val().get_bits::<17>(17) != self.zero_high.val();
             }
             if self.idx.q.val() == self.b2.val() {
                 self.state.d.next = self.s_check.val();

@@ -91,8 +91,9 @@ pub struct CommandDecode {
     pub in_place_ok: Signal<Out, Bit>,
     /// BIAS_ADD: check the bias vector too.
     pub bias: Signal<Out, Bit>,
-    /// The bias vector's first word.
-    pub b_addr: Signal<Out, Bits<34>>,
+    /// The bias vector's first word, its low 17 bits (all the overlap test needs: it counts
+    /// only once the bias vector is in range).
+    pub b_addr: Signal<Out, Bits<17>>,
     /// One past the bias vector's last word.
     pub b_end: Signal<Out, Bits<34>>,
     // Fields at their body offsets (`h` 16 bits, `k` 8 bits, `x` 34-bit zero-extended address).
@@ -421,7 +422,7 @@ impl Logic for CommandDecode {
         self.k_oor.next = false;
         self.in_place_ok.next = true;
         self.bias.next = false;
-        self.b_addr.next = self.desc.val().get_bits::<34>(152) & self.mask32.val();
+        self.b_addr.next = self.desc.val().get_bits::<17>(152);
         self.b_end.next =
             (self.desc.val().get_bits::<34>(152) & self.mask32.val()) + self.cols14.val();
         for i in 0..3 {

@@ -357,6 +357,22 @@ fn gemm_runs_and_every_rejection_matches() {
         (bad(&|d| d.b.addr = u32::MAX), OUT_OF_RANGE),
         (bad(&|d| d.c.addr = 65536 - 8), OUT_OF_RANGE),
         (bad(&|d| d.c.stride = 40000), OUT_OF_RANGE),
+        // The range test keeps 17 bits and a flag for the rest: C exactly 2^17 or 2^32 - 2^17
+        // words past A shares A's low bits, and is out of range, not an overlap.
+        (
+            bad(&|d| {
+                d.c = d.a;
+                d.c.addr += 1 << 17;
+            }),
+            OUT_OF_RANGE,
+        ),
+        (
+            bad(&|d| {
+                d.c = d.a;
+                d.c.addr = d.c.addr.wrapping_sub(1 << 17);
+            }),
+            OUT_OF_RANGE,
+        ),
         // Out of range beats an overlap, and a bad argument beats both.
         (
             bad(&|d| {

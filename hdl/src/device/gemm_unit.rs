@@ -222,7 +222,7 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
             rounding: Default::default(),
             row_state: Default::default(),
             col_state: Default::default(),
-            core: GemmCore::with_scratch_words(scratch_words),
+            core: GemmCore::with_scratch_words(scratch_words).with_held_config(),
             planner: PiecePlanner::new(cap_bits),
             lfsr_a: Lfsr::new(LFSR_A_MASK),
             lfsr_b: Lfsr::new(LFSR_B_MASK),

@@ -53,11 +53,20 @@ const DIV_N: u64 = 2;
 const DIV_T: u64 = 3;
 
 /// Computes [`plan_pieces`] for an `R x C` core with `2^cap_bits` words per bank in
-/// [`PLAN_CYCLES`] cycles, with three 16-step restoring divisions on one datapath.
+/// [`PLAN_CYCLES`] cycles, with three 16-step restoring divisions on one 16-bit datapath.
 ///
-/// Each division also accumulates `quotient * R` and `quotient * C` (adding `R << b` and
-/// `C << b` with quotient bit `b`), so no multiplier is needed. `k` and `n` must hold while
-/// `busy`; the outputs are valid once `busy` has fallen after a `start`.
+/// Each step shifts the next dividend bit into the remainder and the quotient bit into the
+/// dividend's register, so one register holds what is left of the dividend and the quotient
+/// so far. `ceil(n / C)` divides `n + C - 1`, which may take 17 bits; its quotient fits 16 bits,
+/// so the division starts one step in, with the top dividend bit already in the remainder.
+/// Each division also accumulates `quotient * R` and `quotient * C` (doubling and adding `R` or
+/// `C` with each quotient bit), so no multiplier is needed; with `R = 1` or `C = 1` the
+/// quotient is used instead and synthesis drops the accumulator. Every quantity fits its width:
+/// quotients are at most 65,535, products at most `2^14 * 256` (`K >= 1`) or
+/// `n + C - 1 < 2^17`.
+///
+/// `k` and `n` must hold while `busy`; the outputs are valid once `busy` has fallen after a
+/// `start`.
 #[derive(LogicBlock)]
 pub struct PiecePlanner<const R: usize, const C: usize> {
     /// Clock.
@@ -80,33 +89,47 @@ pub struct PiecePlanner<const R: usize, const C: usize> {
     pub nt: Signal<Out, Bits<16>>,
     phase: DFF<Bits<2>>,
     cnt: DFF<Bits<5>>,
-    rem: DFF<Bits<32>>,
-    dsh: DFF<Bits<32>>,
-    bitv: DFF<Bits<32>>,
-    rsh: DFF<Bits<32>>,
-    csh: DFF<Bits<32>>,
-    quo: DFF<Bits<32>>,
-    quo_r: DFF<Bits<32>>,
-    quo_c: DFF<Bits<32>>,
-    qk: DFF<Bits<32>>,
-    qk_r: DFF<Bits<32>>,
-    qk_c: DFF<Bits<32>>,
-    nt_reg: DFF<Bits<32>>,
-    tn_reg: DFF<Bits<32>>,
-    tn_c: DFF<Bits<32>>,
+    rem: DFF<Bits<16>>,
+    // The dividend's bits not yet used (high end), the quotient's so far (low end).
+    dq: DFF<Bits<16>>,
+    divisor: DFF<Bits<16>>,
+    quo_r: DFF<Bits<24>>,
+    quo_c: DFF<Bits<24>>,
+    qk: DFF<Bits<16>>,
+    qk_r: DFF<Bits<24>>,
+    qk_c: DFF<Bits<24>>,
+    nt_reg: DFF<Bits<16>>,
+    tn_reg: DFF<Bits<16>>,
+    tn_c: DFF<Bits<24>>,
     mp_out: DFF<Bits<16>>,
     np_out: DFF<Bits<16>>,
-    tn_next: Signal<Local, Bits<32>>,
-    tn_c_next: Signal<Local, Bits<32>>,
-    ext_k: ZeroExtend<16, 32>,
-    ext_n: ZeroExtend<16, 32>,
-    cap: Constant<Bits<32>>,
-    top_bit: Constant<Bits<32>>,
-    rows_top: Constant<Bits<32>>,
-    cols_top: Constant<Bits<32>>,
-    cols_minus1: Constant<Bits<32>>,
-    max16: Constant<Bits<32>>,
-    zero32: Constant<Bits<32>>,
+    // (rem << 1) | the dividend's next bit, and whether the divisor goes into it.
+    trial: Signal<Local, Bits<17>>,
+    goes: Signal<Local, Bit>,
+    diff: Signal<Local, Bits<16>>,
+    // quotient * R and * C as the division stands (the quotient itself for R or C = 1).
+    times_r: Signal<Local, Bits<24>>,
+    times_c: Signal<Local, Bits<24>>,
+    // n + C - 1, the dividend of ceil(n / C).
+    n_plus: Signal<Local, Bits<17>>,
+    tn_next: Signal<Local, Bits<16>>,
+    tn_c_next: Signal<Local, Bits<24>>,
+    ext_rem: ZeroExtend<16, 17>,
+    ext_div: ZeroExtend<16, 17>,
+    ext_quo: ZeroExtend<16, 24>,
+    ext_nt_in: ZeroExtend<16, 17>,
+    rows_is_one: Constant<Bit>,
+    cols_is_one: Constant<Bit>,
+    rows24: Constant<Bits<24>>,
+    cols24: Constant<Bits<24>>,
+    cap: Constant<Bits<16>>,
+    cols16: Constant<Bits<16>>,
+    cols_minus1: Constant<Bits<17>>,
+    max16: Constant<Bits<24>>,
+    zero16: Constant<Bits<16>>,
+    one16: Constant<Bits<16>>,
+    one17: Constant<Bits<17>>,
+    zero24: Constant<Bits<24>>,
     steps: Constant<Bits<5>>,
     zero5: Constant<Bits<5>>,
     one5: Constant<Bits<5>>,
@@ -119,8 +142,7 @@ pub struct PiecePlanner<const R: usize, const C: usize> {
 impl<const R: usize, const C: usize> PiecePlanner<R, C> {
     /// A planner for scratchpad banks of `2^cap_bits` words (`cap_bits <= 14`).
     pub fn new(cap_bits: usize) -> Self {
-        assert!(cap_bits <= 14 && R <= 256 && C <= 256);
-        let c32 = |x: u64| Constant::new(bits(x));
+        assert!(cap_bits <= 14 && (1..=256).contains(&R) && (1..=256).contains(&C));
         PiecePlanner {
             clock: Default::default(),
             start: Default::default(),
@@ -134,11 +156,8 @@ impl<const R: usize, const C: usize> PiecePlanner<R, C> {
             phase: Default::default(),
             cnt: Default::default(),
             rem: Default::default(),
-            dsh: Default::default(),
-            bitv: Default::default(),
-            rsh: Default::default(),
-            csh: Default::default(),
-            quo: Default::default(),
+            dq: Default::default(),
+            divisor: Default::default(),
             quo_r: Default::default(),
             quo_c: Default::default(),
             qk: Default::default(),
@@ -149,17 +168,30 @@ impl<const R: usize, const C: usize> PiecePlanner<R, C> {
             tn_c: Default::default(),
             mp_out: Default::default(),
             np_out: Default::default(),
+            trial: Default::default(),
+            goes: Default::default(),
+            diff: Default::default(),
+            times_r: Default::default(),
+            times_c: Default::default(),
+            n_plus: Default::default(),
             tn_next: Default::default(),
             tn_c_next: Default::default(),
-            ext_k: Default::default(),
-            ext_n: Default::default(),
-            cap: c32(1 << cap_bits),
-            top_bit: c32(1 << (DIV_STEPS - 1)),
-            rows_top: c32((R as u64) << (DIV_STEPS - 1)),
-            cols_top: c32((C as u64) << (DIV_STEPS - 1)),
-            cols_minus1: c32(C as u64 - 1),
-            max16: c32(u16::MAX as u64),
-            zero32: c32(0),
+            ext_rem: Default::default(),
+            ext_div: Default::default(),
+            ext_quo: Default::default(),
+            ext_nt_in: Default::default(),
+            rows_is_one: Constant::new(R == 1),
+            cols_is_one: Constant::new(C == 1),
+            rows24: Constant::new(bits(R as u64)),
+            cols24: Constant::new(bits(C as u64)),
+            cap: Constant::new(bits(1 << cap_bits)),
+            cols16: Constant::new(bits(C as u64)),
+            cols_minus1: Constant::new(bits(C as u64 - 1)),
+            max16: Constant::new(bits(u16::MAX as u64)),
+            zero16: Constant::new(bits(0)),
+            one16: Constant::new(bits(1)),
+            one17: Constant::new(bits(1)),
+            zero24: Constant::new(bits(0)),
             steps: Constant::new(bits(DIV_STEPS as u64)),
             zero5: Constant::new(bits(0)),
             one5: Constant::new(bits(1)),
@@ -175,21 +207,40 @@ impl<const R: usize, const C: usize> Logic for PiecePlanner<R, C> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, phase, cnt, rem, dsh, bitv, rsh, csh, quo, quo_r, quo_c, qk, qk_r, qk_c,
-            nt_reg, tn_reg, tn_c, mp_out, np_out
+            self, clock, phase, cnt, rem, dq, divisor, quo_r, quo_c, qk, qk_r, qk_c, nt_reg,
+            tn_reg, tn_c, mp_out, np_out
         );
-        self.ext_k.inp.next = self.k.val();
-        self.ext_n.inp.next = self.n.val();
         self.busy.next = self.phase.q.val() != self.idle.val();
         self.mp_max.next = self.mp_out.q.val();
         self.np_max.next = self.np_out.q.val();
-        self.tn.next = self.tn_reg.q.val().get_bits::<16>(0);
-        self.nt.next = self.nt_reg.q.val().get_bits::<16>(0);
+        self.tn.next = self.tn_reg.q.val();
+        self.nt.next = self.nt_reg.q.val();
+
+        self.ext_rem.inp.next = self.rem.q.val();
+        self.ext_div.inp.next = self.divisor.q.val();
+        self.trial.next = self.ext_rem.out.val() << 1;
+        if self.dq.q.val().get_bit(15) {
+            self.trial.next = (self.ext_rem.out.val() << 1) | self.one17.val();
+        }
+        self.goes.next = self.trial.val() >= self.ext_div.out.val();
+        // The remainder after a subtraction is below the divisor: 16 bits, wrapping is exact.
+        self.diff.next = self.trial.val().get_bits::<16>(0) - self.divisor.q.val();
+        self.ext_quo.inp.next = self.dq.q.val();
+        self.times_r.next = self.quo_r.q.val();
+        if self.rows_is_one.val() {
+            self.times_r.next = self.ext_quo.out.val();
+        }
+        self.times_c.next = self.quo_c.q.val();
+        if self.cols_is_one.val() {
+            self.times_c.next = self.ext_quo.out.val();
+        }
+        self.ext_nt_in.inp.next = self.n.val();
+        self.n_plus.next = self.ext_nt_in.out.val() + self.cols_minus1.val();
 
         // tn = min(qk, nt) as soon as the second quotient is final.
-        self.tn_next.next = self.quo.q.val();
-        self.tn_c_next.next = self.quo_c.q.val();
-        if self.qk.q.val() < self.quo.q.val() {
+        self.tn_next.next = self.dq.q.val();
+        self.tn_c_next.next = self.times_c.val();
+        if self.qk.q.val() < self.dq.q.val() {
             self.tn_next.next = self.qk.q.val();
             self.tn_c_next.next = self.qk_c.q.val();
         }
@@ -198,58 +249,59 @@ impl<const R: usize, const C: usize> Logic for PiecePlanner<R, C> {
             if self.start.val() {
                 // floor(cap / k).
                 self.phase.d.next = self.div_k.val();
-                self.rem.d.next = self.cap.val();
-                self.dsh.d.next = self.ext_k.out.val() << 15;
-                self.bitv.d.next = self.top_bit.val();
-                self.rsh.d.next = self.rows_top.val();
-                self.csh.d.next = self.cols_top.val();
-                self.quo.d.next = self.zero32.val();
-                self.quo_r.d.next = self.zero32.val();
-                self.quo_c.d.next = self.zero32.val();
+                self.rem.d.next = self.zero16.val();
+                self.dq.d.next = self.cap.val();
+                self.divisor.d.next = self.k.val();
+                self.quo_r.d.next = self.zero24.val();
+                self.quo_c.d.next = self.zero24.val();
                 self.cnt.d.next = self.steps.val();
             }
         } else if self.cnt.q.val() != self.zero5.val() {
             // One quotient bit per cycle, most significant first.
-            if self.dsh.q.val() <= self.rem.q.val() {
-                self.rem.d.next = self.rem.q.val() - self.dsh.q.val();
-                self.quo.d.next = self.quo.q.val() | self.bitv.q.val();
-                self.quo_r.d.next = self.quo_r.q.val() + self.rsh.q.val();
-                self.quo_c.d.next = self.quo_c.q.val() + self.csh.q.val();
+            self.rem.d.next = self.trial.val().get_bits::<16>(0);
+            if self.goes.val() {
+                self.rem.d.next = self.diff.val();
             }
-            self.dsh.d.next = self.dsh.q.val() >> 1;
-            self.bitv.d.next = self.bitv.q.val() >> 1;
-            self.rsh.d.next = self.rsh.q.val() >> 1;
-            self.csh.d.next = self.csh.q.val() >> 1;
+            self.dq.d.next = self.dq.q.val() << 1;
+            self.quo_r.d.next = self.quo_r.q.val() << 1;
+            self.quo_c.d.next = self.quo_c.q.val() << 1;
+            if self.goes.val() {
+                self.dq.d.next = (self.dq.q.val() << 1) | self.one16.val();
+                self.quo_r.d.next = (self.quo_r.q.val() << 1) + self.rows24.val();
+                self.quo_c.d.next = (self.quo_c.q.val() << 1) + self.cols24.val();
+            }
             self.cnt.d.next = self.cnt.q.val() - self.one5.val();
         } else {
             // A quotient is final: keep it and set up the next division.
-            self.bitv.d.next = self.top_bit.val();
-            self.rsh.d.next = self.rows_top.val();
-            self.csh.d.next = self.cols_top.val();
-            self.quo.d.next = self.zero32.val();
-            self.quo_r.d.next = self.zero32.val();
-            self.quo_c.d.next = self.zero32.val();
+            self.quo_r.d.next = self.zero24.val();
+            self.quo_c.d.next = self.zero24.val();
             self.cnt.d.next = self.steps.val();
             if self.phase.q.val() == self.div_k.val() {
-                // ceil(n / C) = floor((n + C - 1) / C).
-                self.qk.d.next = self.quo.q.val();
-                self.qk_r.d.next = self.quo_r.q.val();
-                self.qk_c.d.next = self.quo_c.q.val();
+                // ceil(n / C) = floor((n + C - 1) / C): bit 16 of the dividend starts in the
+                // remainder (the quotient's bit 16 is 0).
+                self.qk.d.next = self.dq.q.val();
+                self.qk_r.d.next = self.times_r.val();
+                self.qk_c.d.next = self.times_c.val();
                 self.phase.d.next = self.div_n.val();
-                self.rem.d.next = self.ext_n.out.val() + self.cols_minus1.val();
-                self.dsh.d.next = self.cols_top.val();
+                self.rem.d.next = self.zero16.val();
+                if self.n_plus.val().get_bit(16) {
+                    self.rem.d.next = self.one16.val();
+                }
+                self.dq.d.next = self.n_plus.val().get_bits::<16>(0);
+                self.divisor.d.next = self.cols16.val();
             } else if self.phase.q.val() == self.div_n.val() {
                 // floor(cap / tn).
-                self.nt_reg.d.next = self.quo.q.val();
+                self.nt_reg.d.next = self.dq.q.val();
                 self.tn_reg.d.next = self.tn_next.val();
                 self.tn_c.d.next = self.tn_c_next.val();
                 self.phase.d.next = self.div_t.val();
-                self.rem.d.next = self.cap.val();
-                self.dsh.d.next = self.tn_next.val() << 15;
+                self.rem.d.next = self.zero16.val();
+                self.dq.d.next = self.cap.val();
+                self.divisor.d.next = self.tn_next.val();
             } else {
                 self.phase.d.next = self.idle.val();
-                self.mp_out.d.next = self.quo.q.val().get_bits::<16>(0);
-                if self.qk_r.q.val() < self.quo.q.val() {
+                self.mp_out.d.next = self.dq.q.val();
+                if self.qk_r.q.val() < self.ext_quo.out.val() {
                     self.mp_out.d.next = self.qk_r.q.val().get_bits::<16>(0);
                 }
                 self.np_out.d.next = self.tn_c.q.val().get_bits::<16>(0);
@@ -307,6 +359,10 @@ mod tests {
         ] {
             check::<2, 2>(14, k, n);
             check::<3, 5>(14, k, n);
+            // Products past 16 bits (qk * R up to 2^22), n + C - 1 past 16 bits.
+            check::<12, 12>(14, k, n);
+            check::<256, 7>(14, k, n);
+            check::<1, 256>(14, k, n);
         }
         for _ in 0..20 {
             let k = rng.gen_range(1..=16384);
