@@ -98,8 +98,7 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     resp: ResponseBytes,
     ext_byte: ZeroExtend<8, DESC_BITS>,
     ext_len: ZeroExtend<BB, 16>,
-    ext_prod: ZeroExtend<32, 34>,
-    ext_cols: ZeroExtend<16, 34>,
+    ext_cols: ZeroExtend<16, 17>,
     ext_word: ZeroExtend<8, 16>,
     state: DFF<Bits<4>>,
     idx: DFF<Bits<BB>>,
@@ -110,7 +109,12 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     // however far beyond, and the overlap tests only count once every end is in range.
     t_end: Vec<DFF<Bits<ME>>>,
     t_big: Vec<DFF<Bit>>,
-    end_sum: Signal<Local, Bits<34>>,
+    // RANGE's sum of the low 17 bits of address, rows x stride and columns; the end is above
+    // 17 bits if that sum is, or if the address or the product is.
+    // (A carry out of either 17-bit add shows as a sum below its first operand.)
+    addr_prod: Signal<Local, Bits<17>>,
+    end_sum: Signal<Local, Bits<17>>,
+    end_big: Signal<Local, Bit>,
     status: DFF<Bits<8>>,
     sel: DFF<Bits<2>>,
     hdr_len: DFF<Bits<16>>,
@@ -187,6 +191,14 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     b_last_header: Constant<Bits<BB>>,
     mem_words: Constant<Bits<ME>>,
     zero_high: Constant<Bits<MH>>,
+    zero15: Constant<Bits<15>>,
+    zero17: Constant<Bits<17>>,
+    // The memory size is a power of two, 2^b: an end is above it when a bit above b is set,
+    // or bit b and any bit below it; in-range ends and addresses fit b + 1 bits.
+    mem_bit: Constant<Bits<ME>>,
+    above_mem: Constant<Bits<ME>>,
+    below_mem: Constant<Bits<ME>>,
+    in_range_mask: Constant<Bits<ME>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
@@ -215,6 +227,8 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
     /// The engine of a device of `geometry`: its memory, the GEMM unit's scratchpad banks,
     /// and the limits it checks and reports in CAPABILITIES.
     pub fn new(geometry: &DeviceGeometry) -> Self {
+        let mem_words = geometry.mem_words() as u64;
+        assert!(mem_words.is_power_of_two() && mem_words <= 1 << MB);
         assert!(
             R <= 255 && C <= 255,
             "CAPABILITIES reports rows and cols in a byte"
@@ -245,7 +259,7 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             resp: ResponseBytes::new(R as u8, C as u8, *geometry),
             ext_byte: Default::default(),
             ext_len: Default::default(),
-            ext_prod: Default::default(),
+            addr_prod: Default::default(),
             ext_cols: Default::default(),
             ext_word: Default::default(),
             state: Default::default(),
@@ -255,6 +269,7 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             t_end: (0..3).map(|_| Default::default()).collect(),
             t_big: (0..3).map(|_| Default::default()).collect(),
             end_sum: Default::default(),
+            end_big: Default::default(),
             status: Default::default(),
             sel: Default::default(),
             hdr_len: Default::default(),
@@ -328,8 +343,14 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             b_last_status: kb(8 + 24 - 1),
             b_last_cycles: kb(8 + 4 - 1),
             b_last_header: kb(8 - 1),
-            mem_words: kb(geometry.mem_words() as u64),
+            mem_words: kb(mem_words),
             zero_high: kb(0),
+            zero15: kb(0),
+            zero17: kb(0),
+            mem_bit: kb(mem_words),
+            above_mem: kb(((1 << ME) - 1) & !(2 * mem_words - 1)),
+            below_mem: kb(mem_words - 1),
+            in_range_mask: kb(2 * mem_words - 1),
             zero16: kb(0),
             one16: kb(1),
             zero32: kb(0),
@@ -510,15 +531,23 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
             self.ext_cols.inp.next = self.decode.t_cols[2].val();
         }
         self.prod.next = self.m_a.val() * self.m_b.val();
-        self.ext_prod.inp.next = self.prod.val();
-        self.end_sum.next = self.m_addr.val() + self.ext_prod.out.val() + self.ext_cols.out.val();
+        self.addr_prod.next =
+            self.m_addr.val().get_bits::<17>(0) + self.prod.val().get_bits::<17>(0);
+        self.end_sum.next = self.addr_prod.val() + self.ext_cols.out.val();
+        self.end_big.next = (self.m_addr.val().get_bits::<17>(17) != self.zero_high.val())
+            || (self.prod.val().get_bits::<15>(17) != self.zero15.val())
+            || (self.addr_prod.val() < self.m_addr.val().get_bits::<17>(0))
+            || (self.end_sum.val() < self.addr_prod.val());
 
         // CHECK: ranges, then overlaps of the output (slot 2) with the inputs, then the bias.
         self.oor.next = self.decode.k_oor.val();
         self.overlap.next = false;
         for i in 0..3 {
             if self.decode.t_used[i].val()
-                && (self.t_big[i].q.val() || (self.t_end[i].q.val() > self.mem_words.val()))
+                && (self.t_big[i].q.val()
+                    || ((self.t_end[i].q.val() & self.above_mem.val()) != self.zero17.val())
+                    || (((self.t_end[i].q.val() & self.mem_bit.val()) != self.zero17.val())
+                        && ((self.t_end[i].q.val() & self.below_mem.val()) != self.zero17.val())))
             {
                 self.oor.next = true;
             }
@@ -526,11 +555,14 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
         for i in 0..2 {
             if self.decode.t_used[i].val()
                 && !(self.decode.in_place_ok.val()
-                    && (self.decode.t_addr[i].val().get_bits::<17>(0)
-                        == self.decode.t_addr[2].val().get_bits::<17>(0))
+                    && ((self.decode.t_addr[i].val().get_bits::<17>(0) & self.in_range_mask.val())
+                        == (self.decode.t_addr[2].val().get_bits::<17>(0)
+                            & self.in_range_mask.val()))
                     && (self.decode.t_stride[i].val() == self.decode.t_stride[2].val()))
-                && (self.decode.t_addr[i].val().get_bits::<17>(0) < self.t_end[2].q.val())
-                && (self.decode.t_addr[2].val().get_bits::<17>(0) < self.t_end[i].q.val())
+                && ((self.decode.t_addr[i].val().get_bits::<17>(0) & self.in_range_mask.val())
+                    < (self.t_end[2].q.val() & self.in_range_mask.val()))
+                && ((self.decode.t_addr[2].val().get_bits::<17>(0) & self.in_range_mask.val())
+                    < (self.t_end[i].q.val() & self.in_range_mask.val()))
             {
                 self.overlap.next = true;
             }
@@ -616,17 +648,14 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
             }
         } else if self.state.q.val() == self.s_range.val() {
             if self.idx.q.val() == self.b0.val() {
-                self.t_end[0].d.next = self.end_sum.val().get_bits::<17>(0);
-                self.t_big[0].d.next =
-                    self.end_sum.val().get_bits::<17>(17) != self.zero_high.val();
+                self.t_end[0].d.next = self.end_sum.val();
+                self.t_big[0].d.next = self.end_big.val();
             } else if self.idx.q.val() == self.b1.val() {
-                self.t_end[1].d.next = self.end_sum.val().get_bits::<17>(0);
-                self.t_big[1].d.next =
-                    self.end_sum.val().get_bits::<17>(17) != self.zero_high.val();
+                self.t_end[1].d.next = self.end_sum.val();
+                self.t_big[1].d.next = self.end_big.val();
             } else {
-                self.t_end[2].d.next = self.end_sum.val().get_bits::<17>(0);
-                self.t_big[2].d.next =
-                    self.end_sum.val().get_bits::<17>(17) != self.zero_high.val();
+                self.t_end[2].d.next = self.end_sum.val();
+                self.t_big[2].d.next = self.end_big.val();
             }
             if self.idx.q.val() == self.b2.val() {
                 self.state.d.next = self.s_check.val();

@@ -373,6 +373,15 @@ fn gemm_runs_and_every_rejection_matches() {
             }),
             OUT_OF_RANGE,
         ),
+        // A tensor whose end wraps past 2^17 in the 17-bit sum.
+        (bad(&|d| d.a.addr = (1 << 17) - 4), OUT_OF_RANGE),
+        (
+            bad(&|d| {
+                d.b.addr = (1 << 17) - 3000;
+                d.b.stride = 60000;
+            }),
+            OUT_OF_RANGE,
+        ),
         // Out of range beats an overlap, and a bad argument beats both.
         (
             bad(&|d| {
