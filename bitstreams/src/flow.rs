@@ -3,18 +3,25 @@
 
 use crate::boards::{Board, Family, GeometryPreset};
 use crate::link::{choose_link, LinkSettings};
+use crate::netlist_blocks::{flat_breakdown, BlockUsage};
 use crate::pll::{ecp5_pll, ice40_pll, Ecp5PllSettings, PllError};
 use crate::report::{
-    breakdown, parse_nextpnr_report, parse_stat, stat_cells, BlockUsage, CellCounts, ClockTiming,
-    DspProof, NextpnrReport, Usage,
+    parse_nextpnr_report, parse_stat, stat_cells, CellCounts, ClockTiming, DspProof, NextpnrReport,
+    Usage,
 };
 use crate::tools::{version_of, FoundTool, Toolchain};
-use crate::top::{rename_device, BoardTop, DEVICE_MODULE};
+use crate::top::{rename_device, BoardTop};
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+/// The instance path of the device (or core bench) in a board top: the top's `device` block,
+/// whose Verilog instantiates the design as `device`.
+const DEVICE_PATH: [&str; 2] = ["device", "device"];
+/// Levels of the breakdown below the device.
+const BREAKDOWN_DEPTH: usize = 4;
 
 /// The design in the board top.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -226,8 +233,6 @@ pub struct WallTimes {
     pub generate: f64,
     /// yosys (flattened synthesis).
     pub yosys: f64,
-    /// yosys for the per-block breakdown (only when the design does not fit).
-    pub yosys_breakdown: Option<f64>,
     /// nextpnr's packer alone (iCE40, before the fit check).
     pub nextpnr_pack: Option<f64>,
     /// nextpnr.
@@ -265,7 +270,8 @@ pub struct Report {
     pub timing: Option<Timing>,
     /// The multiplier proof.
     pub dsp_proof: DspProof,
-    /// Per-block resources of the hierarchical synthesis (when the design does not fit).
+    /// Per-block resources of the flattened netlist, with the iCE40's lone flip-flops and
+    /// carries (when the design does not fit; [`crate::netlist_blocks`]).
     pub breakdown: Vec<BlockUsage>,
     /// The bitstream file name (in the output directory), when written.
     pub bitstream: Option<String>,
@@ -369,14 +375,6 @@ tee -q -o stat.json stat -json
 tee -q -o stat.txt stat
 write_json netlist.json
 "
-    )
-}
-
-/// The yosys script of the per-block breakdown: the same synthesis without flattening.
-pub fn breakdown_script(family: Family) -> String {
-    format!(
-        "read_verilog design.v\n{} -noflatten\ntee -q -o stat_hier.json stat -json\n",
-        synth_command(family)
     )
 }
 
@@ -496,15 +494,10 @@ pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, F
         report.placed = Some(packed);
     }
     if !short.is_empty() {
-        fs::write(dir.join("breakdown.ys"), breakdown_script(family))?;
-        report.wall_seconds.yosys_breakdown = Some(run_tool(
-            dir,
-            &tools.yosys,
-            &["-q", "-l", "yosys_breakdown.log", "breakdown.ys"],
-            "yosys_breakdown.log",
-        )?);
-        let hier = parse_stat(&read("stat_hier.json")?).map_err(FlowError::Config)?;
-        report.breakdown = breakdown(family, &hier, &format!("\\{DEVICE_MODULE}"), 3);
+        let netlist: serde_json::Value = serde_json::from_str(&read("netlist.json")?)
+            .map_err(|e| FlowError::Config(format!("netlist.json: {e}")))?;
+        report.breakdown = flat_breakdown(family, &netlist, &DEVICE_PATH, BREAKDOWN_DEPTH)
+            .map_err(FlowError::Config)?;
         report.outcome = Outcome::DoesNotFit;
         report.reason = format!(
             "the design does not fit the {}: {}",

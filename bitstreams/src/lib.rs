@@ -11,6 +11,7 @@
 pub mod boards;
 pub mod flow;
 pub mod link;
+pub mod netlist_blocks;
 pub mod pll;
 pub mod report;
 pub mod status_leds;

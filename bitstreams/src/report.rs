@@ -121,72 +121,6 @@ pub fn parse_stat(text: &str) -> Result<Value, String> {
     serde_json::from_str(&json).map_err(|e| format!("yosys stat JSON: {e}"))
 }
 
-/// One block of the hierarchical breakdown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BlockUsage {
-    /// The instance path below the device (`engine`, `engine$gemm$core`, ...).
-    pub block: String,
-    /// Depth below the device top (1: its direct children).
-    pub depth: usize,
-    /// Resources of the block and everything below it.
-    pub cells: CellCounts,
-}
-
-/// The per-block resources of a hierarchical (`-noflatten`) synthesis: every module's totals
-/// (its own cells plus its submodules'), for the modules below `root` down to `max_depth`,
-/// largest LUT count first.
-pub fn breakdown(family: Family, stat: &Value, root: &str, max_depth: usize) -> Vec<BlockUsage> {
-    let Some(modules) = stat.get("modules").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    let own: BTreeMap<&str, BTreeMap<String, u64>> = modules
-        .keys()
-        .filter_map(|m| Some((m.as_str(), stat_cells(stat, m)?)))
-        .collect();
-    fn total(
-        m: &str,
-        own: &BTreeMap<&str, BTreeMap<String, u64>>,
-        memo: &mut BTreeMap<String, BTreeMap<String, u64>>,
-    ) -> BTreeMap<String, u64> {
-        if let Some(t) = memo.get(m) {
-            return t.clone();
-        }
-        let mut sum = BTreeMap::new();
-        for (cell, n) in own.get(m).into_iter().flatten() {
-            // `stat -json` names a submodule cell type without the backslash its module key has.
-            let escaped = format!("\\{cell}");
-            let sub = [cell.as_str(), escaped.as_str()]
-                .into_iter()
-                .find(|name| own.contains_key(name));
-            if let Some(sub) = sub {
-                for (k, v) in total(sub, own, memo) {
-                    *sum.entry(k).or_insert(0) += v * n;
-                }
-            } else {
-                *sum.entry(cell.clone()).or_insert(0) += n;
-            }
-        }
-        memo.insert(m.to_string(), sum.clone());
-        sum
-    }
-    let mut memo = BTreeMap::new();
-    let prefix = format!("{root}$");
-    let mut out: Vec<BlockUsage> = own
-        .keys()
-        .filter_map(|m| {
-            let block = m.strip_prefix(&prefix)?;
-            let depth = block.split('$').count();
-            (depth <= max_depth).then(|| BlockUsage {
-                block: block.to_string(),
-                depth,
-                cells: CellCounts::from_cells(family, &total(m, &own, &mut memo)),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| b.cells.luts.cmp(&a.cells.luts).then(a.block.cmp(&b.block)));
-    out
-}
-
 /// The proof that every multiplier sits in a DSP block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DspProof {
@@ -489,29 +423,5 @@ mod tests {
         assert_eq!(r.clocks.len(), 1);
         let c = &r.clocks[0];
         assert!(c.met && (c.achieved_mhz - 42.29).abs() < 0.01, "{c:?}");
-    }
-
-    #[test]
-    fn breakdown_sums_submodules_into_their_parents() {
-        let stat: Value = serde_json::from_str(
-            // As yosys 0.23 writes it: module keys carry RTLIL's backslash, the cell types
-            // that name submodules do not.
-            r#"{"modules": {
-                "\\top": {"num_cells_by_type": {"top$a": 1, "top$b": 1, "LUT4": 5}},
-                "\\top$a": {"num_cells_by_type": {"LUT4": 10, "top$a$x": 2}},
-                "\\top$a$x": {"num_cells_by_type": {"LUT4": 3, "TRELLIS_FF": 4, "MULT18X18D": 1}},
-                "\\top$b": {"num_cells_by_type": {"LUT4": 20, "CCU2C": 1}}
-            }}"#,
-        )
-        .unwrap();
-        let b = breakdown(Family::Ecp5, &stat, "\\top", 2);
-        let names: Vec<&str> = b.iter().map(|u| u.block.as_str()).collect();
-        assert_eq!(names, ["b", "a", "a$x"]);
-        assert_eq!(b[0].cells.luts, 22);
-        assert_eq!(
-            (b[1].cells.luts, b[1].cells.ffs, b[1].cells.dsps),
-            (16, 8, 2)
-        );
-        assert_eq!(breakdown(Family::Ecp5, &stat, "\\top", 1).len(), 2);
     }
 }
