@@ -123,7 +123,11 @@ impl<const R: usize, const C: usize> GemmCore<R, C> {
     /// docs/architecture.md "Scratchpad layout" describes, with `words` for the bank size.
     pub fn with_scratch_words(words: usize) -> Self {
         assert!(R <= 256 && C <= 256, "banks are addressed with 8 bits");
-        let banks = |n: usize| (0..n).map(|_| SizedRam::new(words)).collect();
+        let banks = |n: usize| {
+            (0..n)
+                .map(|_| SizedRam::new(words).with_collisions_undefined())
+                .collect()
+        };
         GemmCore {
             clock: Default::default(),
             start: Default::default(),

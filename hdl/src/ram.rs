@@ -34,6 +34,7 @@ pub struct SizedRam<D: Synth, const N: usize> {
     /// Write at the next `write_clock` edge.
     pub write_enable: Signal<In, Bit>,
     _mem: Vec<D>,
+    _collisions_undefined: bool,
 }
 
 impl<D: Synth, const N: usize> SizedRam<D, N> {
@@ -55,7 +56,23 @@ impl<D: Synth, const N: usize> SizedRam<D, N> {
             write_data: Default::default(),
             write_enable: Default::default(),
             _mem: vec![D::default(); depth],
+            _collisions_undefined: false,
         }
+    }
+
+    /// This memory with the read of a word that is written at the same edge left undefined:
+    /// for users whose read data in such a cycle is never used.
+    ///
+    /// Block RAMs differ on such collisions (yosys assumes nothing of the iCE40's), so for the
+    /// read-before-write rule yosys adds a bypass: a register of the written word and of the
+    /// collision, and a multiplexer on the read data, about 40 iCE40 logic cells per memory.
+    /// Here the Verilog carries `(* no_rw_check *)`, which drops the bypass, and the simulation
+    /// model returns a poisoned word on a collision (zero, or the written word when the old
+    /// one is zero: never the old word unless old and new are equal, when any block RAM agrees),
+    /// so that a user that does read such a word fails its tests against the model.
+    pub fn with_collisions_undefined(mut self) -> Self {
+        self._collisions_undefined = true;
+        self
     }
 
     /// Words of memory.
@@ -85,7 +102,19 @@ impl<D: Synth, const N: usize> Logic for SizedRam<D, N> {
     fn update(&mut self) {
         // Read before write: a read and a write of one address at one edge return the old word.
         if self.read_clock.pos_edge() {
-            self.read_data.next = self._mem[self.slot(self.read_address.val())];
+            let slot = self.slot(self.read_address.val());
+            self.read_data.next = self._mem[slot];
+            let collides = self.write_clock.pos_edge()
+                && self.write_enable.val()
+                && self.slot(self.write_address.val()) == slot;
+            if self._collisions_undefined && collides {
+                let old = self._mem[slot];
+                self.read_data.next = if old == D::default() {
+                    self.write_data.val()
+                } else {
+                    D::default()
+                };
+            }
         }
         if self.write_clock.pos_edge() && self.write_enable.val() {
             let slot = self.slot(self.write_address.val());
@@ -119,7 +148,7 @@ impl<D: Synth, const N: usize> Logic for SizedRam<D, N> {
         };
         Verilog::Custom(format!(
             "\
-reg [{msb}:0] mem [0:{last}];
+{attr}reg [{msb}:0] mem [0:{last}];
 {unused}
 always @(posedge read_clock) begin
    read_data <= mem[{rd}];
@@ -131,6 +160,11 @@ always @(posedge write_clock) begin
    end
 end
 ",
+            attr = if self._collisions_undefined {
+                "(* no_rw_check *) "
+            } else {
+                ""
+            },
             msb = D::BITS - 1,
             last = self._mem.len() - 1,
         ))

@@ -252,7 +252,7 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             send: Default::default(),
             len: Default::default(),
             tx_busy: Default::default(),
-            memory: SizedRam::new(geometry.mem_words()),
+            memory: SizedRam::new(geometry.mem_words()).with_collisions_undefined(),
             gemm: GemmUnit::new(geometry.scratch_words()),
             vector: VectorUnit::new(geometry.vector_unit()),
             decode: CommandDecode::new(geometry),

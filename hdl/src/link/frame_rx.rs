@@ -161,7 +161,7 @@ impl FrameRx {
             frame_errors: Default::default(),
             overruns: Default::default(),
             clear_counters: Default::default(),
-            buffer: SizedRam::new(buffer_bytes),
+            buffer: SizedRam::new(buffer_bytes).with_collisions_undefined(),
             checksum: Default::default(),
             state: Default::default(),
             remaining: Default::default(),

@@ -124,7 +124,7 @@ impl FrameTx {
             byte_data: Default::default(),
             byte_valid: Default::default(),
             byte_ready: Default::default(),
-            buffer: SizedRam::new(buffer_bytes),
+            buffer: SizedRam::new(buffer_bytes).with_collisions_undefined(),
             checksum: Default::default(),
             state: Default::default(),
             len_reg: Default::default(),
