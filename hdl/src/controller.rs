@@ -78,7 +78,8 @@ pub struct Controller<const R: usize, const C: usize> {
     pub n: Signal<In, Bits<16>>,
     /// Start state of LFSR A (row words).
     pub row_state: Signal<In, Bits<32>>,
-    /// Start state of LFSR B (column words).
+    /// Start state of LFSR B (column words); must hold while busy (the generator is reloaded
+    /// from it at the end of every row tile).
     pub col_state: Signal<In, Bits<32>>,
     /// High while a GEMM runs.
     pub busy: Signal<Out, Bit>,
@@ -114,7 +115,6 @@ pub struct Controller<const R: usize, const C: usize> {
     flush: Constant<Bits<3>>,
     cnt: DFF<Bits<16>>,
     row_base: DFF<Bits<32>>,
-    col_base: DFF<Bits<32>>,
     capture_row: DFF<Bit>,
     div_num: DFF<Bits<16>>,
     div_rem: DFF<Bits<16>>,
@@ -208,7 +208,6 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             flush: Constant::new(bits(PHASE_FLUSH)),
             cnt: Default::default(),
             row_base: Default::default(),
-            col_base: Default::default(),
             capture_row: Default::default(),
             div_num: Default::default(),
             div_rem: Default::default(),
@@ -266,7 +265,6 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             phase,
             cnt,
             row_base,
-            col_base,
             capture_row,
             div_num,
             div_rem,
@@ -474,7 +472,8 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         self.cw_busy.d.next = false;
         self.lfsr_b.advance.next = false;
         self.lfsr_b.load.next = false;
-        self.lfsr_b.load_state.next = self.col_base.q.val();
+        // Column 0's word is the seed itself: `col_state` holds for the whole GEMM.
+        self.lfsr_b.load_state.next = self.col_state.val();
         if self.drain.ev_first.val() || self.cw_busy.q.val() {
             if self.cw_now.val() != self.cols_minus1.val() {
                 self.lfsr_b.advance.next = true;
@@ -493,9 +492,8 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             self.lfsr_b.load_state.next = self.col_state.val();
         }
         if self.phase.q.val() == self.divide.val() && self.cnt.q.val() == self.div_steps16.val() {
-            // The seeds, as loaded: the generators are rewound to them later.
+            // The row seed, as loaded: the row generator is rewound to it later.
             self.row_base.d.next = self.lfsr_a.state.val();
-            self.col_base.d.next = self.lfsr_b.state.val();
         }
     }
 }
