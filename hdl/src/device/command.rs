@@ -1,7 +1,9 @@
 //! `CommandEngine<R, C>`: executes one decoded frame at a time, with the device memory and the
 //! execution units (docs/protocol.md §2, §5; driver/src/device/engine.rs is the reference).
 
-use super::command_decode::{action, status, CommandDecode, DESC_BITS, FETCH_BYTES};
+use super::command_decode::{action, kept_byte, status, CommandDecode, DESC_BITS, FETCH_BYTES};
+
+const _: () = assert!(FETCH_BYTES < 64, "the kept-byte lookup is 64 bits");
 use super::gemm_unit::GemmUnit;
 use super::response::{ResponseBytes, BODY_CAPS, BODY_CYCLES, BODY_NONE, BODY_STATUS};
 use super::vector_unit::VectorUnit;
@@ -103,6 +105,7 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     state: DFF<Bits<4>>,
     idx: DFF<Bits<BB>>,
     keep: DFF<Bit>,
+    kept_bytes: Constant<Bits<64>>,
     desc: DFF<Bits<DESC_BITS>>,
     // Tensor ends (one past the last word) of RANGE: the low ME bits, and whether any bit above
     // them is set. Nothing past ME bits matters: an end beyond the memory is out of range
@@ -179,11 +182,8 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     b0: Constant<Bits<BB>>,
     b1: Constant<Bits<BB>>,
     b2: Constant<Bits<BB>>,
-    b3: Constant<Bits<BB>>,
     b8: Constant<Bits<BB>>,
     b12: Constant<Bits<BB>>,
-    b38: Constant<Bits<BB>>,
-    b40: Constant<Bits<BB>>,
     b_fetch: Constant<Bits<BB>>,
     b_last_caps: Constant<Bits<BB>>,
     b_last_status: Constant<Bits<BB>>,
@@ -265,6 +265,11 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             state: Default::default(),
             idx: Default::default(),
             keep: Default::default(),
+            kept_bytes: Constant::new(bits(
+                (0..FETCH_BYTES + 1)
+                    .filter(|&i| kept_byte(i))
+                    .fold(0, |m, i| m | 1 << i),
+            )),
             desc: Default::default(),
             t_end: (0..3).map(|_| Default::default()).collect(),
             t_big: (0..3).map(|_| Default::default()).collect(),
@@ -333,11 +338,8 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             b0: kb(0),
             b1: kb(1),
             b2: kb(2),
-            b3: kb(3),
             b8: kb(8),
             b12: kb(12),
-            b38: kb(38),
-            b40: kb(40),
             b_fetch: kb(FETCH_BYTES as u64),
             b_last_caps: kb(8 + 28 - 1),
             b_last_status: kb(8 + 24 - 1),
@@ -614,12 +616,12 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
                 self.state.d.next = self.s_fetch.val();
             }
         } else if self.state.q.val() == self.s_fetch.val() {
-            // Byte idx-1 arrives while byte idx is addressed.
-            self.keep.d.next = ((self.idx.q.val() >= self.b1.val())
-                && (self.idx.q.val() <= self.b3.val()))
-                || ((self.idx.q.val() >= self.b8.val()) && (self.idx.q.val() < self.b38.val()))
-                || ((self.idx.q.val() >= self.b40.val())
-                    && (self.idx.q.val() < self.b_fetch.val()));
+            // Byte idx-1 arrives while byte idx is addressed. Which bytes the descriptor keeps
+            // (`kept_byte`) is looked up by the index (below 64 while fetching), not compared
+            // with the ends of each range.
+            self.keep.d.next = ((self.kept_bytes.val() >> self.idx.q.val().get_bits::<6>(0))
+                & self.one64.val())
+                != self.zero64.val();
             if self.keep.q.val() {
                 self.desc.d.next = (self.desc.q.val() >> 8) | (self.ext_byte.out.val() << 320);
             }
