@@ -153,6 +153,12 @@ pub struct Controller<const R: usize, const C: usize> {
     min_period16: Constant<Bits<16>>,
     flush16: Constant<Bits<16>>,
     div_steps16: Constant<Bits<16>>,
+    // With C a power of two, ceil(N / C) - 1 is a shift of N - 1 and the divider's registers
+    // go unread (synthesis removes them); the sequence keeps its cycles either way.
+    cols_pow2: Constant<Bit>,
+    cols_log2: Constant<Bits<16>>,
+    quo_shifted: Signal<Local, Bits<16>>,
+    quo: Signal<Local, Bits<16>>,
     zero_a: Constant<Bits<AB>>,
     one_a: Constant<Bits<AB>>,
     rem2: Signal<Local, Bits<16>>,
@@ -241,6 +247,10 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             min_period16: c16(min_tile_period(R, C)),
             flush16: c16(flush_cycles(R, C)),
             div_steps16: c16(16),
+            cols_pow2: Constant::new(C.is_power_of_two()),
+            cols_log2: c16(C.trailing_zeros() as usize),
+            quo_shifted: Default::default(),
+            quo: Default::default(),
             zero_a: Constant::new(bits(0)),
             one_a: Constant::new(bits(1)),
             rem2: Default::default(),
@@ -300,6 +310,11 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         }
 
         // ---- Sequencer.
+        self.quo_shifted.next = (self.n.val() - self.one16.val()) >> self.cols_log2.val();
+        self.quo.next = self.div_quo.q.val();
+        if self.cols_pow2.val() {
+            self.quo.next = self.quo_shifted.val();
+        }
         self.rem2.next = self.div_rem.q.val() << 1;
         if self.div_num.q.val().get_bit(15) {
             self.rem2.next = (self.div_rem.q.val() << 1) + self.one16.val();
@@ -343,9 +358,9 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 self.rnb.d.next = self.zero_a.val();
             }
         } else if self.phase.q.val() == self.scale.val() {
-            self.nb.d.next = self.div_quo.q.val().get_bits::<AB>(0) + self.one_a.val();
+            self.nb.d.next = self.quo.val().get_bits::<AB>(0) + self.one_a.val();
             self.rnb.d.next =
-                self.rnb.q.val() + self.div_quo.q.val().get_bits::<AB>(0) + self.one_a.val();
+                self.rnb.q.val() + self.quo.val().get_bits::<AB>(0) + self.one_a.val();
             self.cnt.d.next = self.cnt.q.val() - self.one16.val();
             if self.cnt.q.val() == self.one16.val() {
                 self.phase.d.next = self.run.val();
