@@ -43,6 +43,8 @@ pub struct BlockUsage {
 enum Kind {
     Lut,
     Carry,
+    /// ECP5 wide-function multiplexers (PFUMX, L6MUX21): logic between LUTs, not a sink.
+    Mux,
     Other,
 }
 
@@ -50,6 +52,7 @@ fn kind(family: Family, cell_type: &str) -> Kind {
     match (family, cell_type) {
         (Family::Ice40, "SB_LUT4") | (Family::Ecp5, "LUT4") => Kind::Lut,
         (Family::Ice40, "SB_CARRY") | (Family::Ecp5, "CCU2C") => Kind::Carry,
+        (Family::Ecp5, "PFUMX" | "L6MUX21") => Kind::Mux,
         _ => Kind::Other,
     }
 }
@@ -337,6 +340,44 @@ mod tests {
         assert_eq!((z.depth, z.cells.ffs, z.lone_ffs), (2, 1, 1));
         // Largest first.
         assert_eq!(blocks[0].block, "b");
+    }
+
+    #[test]
+    fn ecp5_logic_reaches_its_register_through_wide_multiplexers() {
+        let io = |ins: &[&str], out: &str| {
+            let mut d = serde_json::Map::new();
+            for p in ins {
+                d.insert(p.to_string(), json!("input"));
+            }
+            d.insert(out.to_string(), json!("output"));
+            Value::Object(d)
+        };
+        let n = json!({"modules": {"top": {
+            "attributes": {"top": 1},
+            "cells": {
+                "lut_a": cell("LUT4", json!({"A": [2], "Z": [10]}), io(&["A"], "Z")),
+                "lut_b": cell("LUT4", json!({"A": [3], "Z": [11]}), io(&["A"], "Z")),
+                "mux": cell(
+                    "PFUMX",
+                    json!({"ALUT": [10], "BLUT": [11], "C0": [4], "Z": [12]}),
+                    io(&["ALUT", "BLUT", "C0"], "Z"),
+                ),
+                "dev.c.r.q_TRELLIS_FF_Q": cell(
+                    "TRELLIS_FF",
+                    json!({"CLK": [1], "DI": [12], "Q": [13]}),
+                    io(&["CLK", "DI"], "Q"),
+                ),
+            }
+        }}});
+        let blocks = flat_breakdown(Family::Ecp5, &n, &["dev"], 2).unwrap();
+        let c = blocks.iter().find(|b| b.block == "c").unwrap();
+        assert_eq!((c.cells.luts, c.cells.ffs), (2, 1));
+        assert_eq!(
+            (c.lone_ffs, c.logic_cells),
+            (0, 0),
+            "no packing estimate on the ECP5"
+        );
+        assert_eq!(blocks.len(), 2, "{blocks:?}");
     }
 
     #[test]
