@@ -165,7 +165,8 @@ pub struct Controller<const R: usize, const C: usize> {
     iss_first: Signal<Local, Bit>,
     iss_last: Signal<Local, Bit>,
     iss_rowend: Signal<Local, Bit>,
-    iss_rows: Signal<Local, Bits<16>>,
+    // Rows of the issued tile, 1..=R (the drain takes R <= 128; 9 bits hold 256).
+    iss_rows: Signal<Local, Bits<9>>,
     // K - 1, registered at start (K holds for the whole GEMM): the last beat's compare then
     // starts from a register, not from a 16-bit subtraction (the iCE40 8x1 core's critical
     // path once the column head was pipelined).
@@ -300,9 +301,9 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         self.iss_first.next = false;
         self.iss_last.next = false;
         self.iss_rowend.next = self.cols_left.q.val() <= self.cols16.val();
-        self.iss_rows.next = self.rows16.val();
+        self.iss_rows.next = self.rows16.val().get_bits::<9>(0);
         if self.rows_left.q.val() < self.rows16.val() {
-            self.iss_rows.next = self.rows_left.q.val();
+            self.iss_rows.next = self.rows_left.q.val().get_bits::<9>(0);
         }
         if self.phase.q.val() == self.run.val() && self.in_k.q.val() {
             self.iss_first.next = self.kk.q.val() == self.zero16.val();

@@ -32,8 +32,8 @@ pub struct Drain<const R: usize, const C: usize> {
     pub tile_rowend: Signal<In, Bit>,
     /// The C address of the tile's row 0.
     pub tile_cbase: Signal<In, Bits<AB>>,
-    /// The tile's valid rows (1 ..= R): rows at or beyond it are not written.
-    pub tile_rows: Signal<In, Bits<16>>,
+    /// The tile's valid rows (1 ..= R, R <= 128): rows at or beyond it are not written.
+    pub tile_rows: Signal<In, Bits<9>>,
     /// The C address step from one row to the next (`ceil(N / C)`); must hold while draining.
     pub stride: Signal<In, Bits<AB>>,
     /// Marks a tile one cycle before its first event.
@@ -56,7 +56,7 @@ pub struct Drain<const R: usize, const C: usize> {
     ti_valid: Vec<DFF<Bit>>,
     ti_rowend: Vec<DFF<Bit>>,
     ti_cbase: Vec<DFF<Bits<AB>>>,
-    ti_rows: Vec<DFF<Bits<16>>>,
+    ti_rows: Vec<DFF<Bits<9>>>,
     ev_reg: DFF<Bit>,
     ev_first_reg: DFF<Bit>,
     ev_lastrow_reg: DFF<Bit>,
@@ -64,8 +64,8 @@ pub struct Drain<const R: usize, const C: usize> {
     ev_we: DFF<Bit>,
     ev_addr: DFF<Bits<AB>>,
     dr_addr: DFF<Bits<AB>>,
-    dr_left: DFF<Bits<16>>,
-    dr_wleft: DFF<Bits<16>>,
+    dr_left: DFF<Bits<9>>,
+    dr_wleft: DFF<Bits<9>>,
     dr_gap: DFF<Bit>,
     // Write commands of column 0, delayed by the column head's latency.
     wd_we: Vec<DFF<Bit>>,
@@ -75,9 +75,9 @@ pub struct Drain<const R: usize, const C: usize> {
     wch_addr: Vec<DFF<Bits<AB>>>,
     // Read address chain: stage q is column q + 1's read this cycle.
     rch_addr: Vec<DFF<Bits<AB>>>,
-    zero16: Constant<Bits<16>>,
-    one16: Constant<Bits<16>>,
-    rows_minus1: Constant<Bits<16>>,
+    zero9: Constant<Bits<9>>,
+    one9: Constant<Bits<9>>,
+    rows_minus1: Constant<Bits<9>>,
 }
 
 fn many<T: Default>(n: usize) -> Vec<T> {
@@ -121,8 +121,8 @@ impl<const R: usize, const C: usize> Default for Drain<R, C> {
             wch_we: many(C),
             wch_addr: many(C),
             rch_addr: many(C - 1),
-            zero16: Constant::new(bits(0)),
-            one16: Constant::new(bits(1)),
+            zero9: Constant::new(bits(0)),
+            one9: Constant::new(bits(1)),
             rows_minus1: Constant::new(bits((R - 1) as u64)),
         }
     }
@@ -179,27 +179,27 @@ impl<const R: usize, const C: usize> Logic for Drain<R, C> {
             if self.ti_valid[i].q.val() {
                 self.ev_reg.d.next = true;
                 self.ev_first_reg.d.next = true;
-                self.ev_lastrow_reg.d.next = self.rows_minus1.val() == self.zero16.val();
+                self.ev_lastrow_reg.d.next = self.rows_minus1.val() == self.zero9.val();
                 self.ev_rowend_reg.d.next = self.ti_rowend[i].q.val();
                 self.ev_we.d.next = true;
                 self.ev_addr.d.next = self.ti_cbase[i].q.val();
                 self.dr_addr.d.next = self.ti_cbase[i].q.val() + self.stride.val();
                 self.dr_left.d.next = self.rows_minus1.val();
-                self.dr_wleft.d.next = self.ti_rows[i].q.val() - self.one16.val();
+                self.dr_wleft.d.next = self.ti_rows[i].q.val() - self.one9.val();
                 self.dr_gap.d.next = true;
-            } else if self.dr_left.q.val() != self.zero16.val() {
+            } else if self.dr_left.q.val() != self.zero9.val() {
                 if self.dr_gap.q.val() {
                     self.dr_gap.d.next = false;
                 } else {
                     // Rows >= M get their words like any other row but are not written.
                     self.ev_reg.d.next = true;
-                    self.ev_lastrow_reg.d.next = self.dr_left.q.val() == self.one16.val();
-                    self.ev_we.d.next = self.dr_wleft.q.val() != self.zero16.val();
+                    self.ev_lastrow_reg.d.next = self.dr_left.q.val() == self.one9.val();
+                    self.ev_we.d.next = self.dr_wleft.q.val() != self.zero9.val();
                     self.ev_addr.d.next = self.dr_addr.q.val();
                     self.dr_addr.d.next = self.dr_addr.q.val() + self.stride.val();
-                    self.dr_left.d.next = self.dr_left.q.val() - self.one16.val();
-                    if self.dr_wleft.q.val() != self.zero16.val() {
-                        self.dr_wleft.d.next = self.dr_wleft.q.val() - self.one16.val();
+                    self.dr_left.d.next = self.dr_left.q.val() - self.one9.val();
+                    if self.dr_wleft.q.val() != self.zero9.val() {
+                        self.dr_wleft.d.next = self.dr_wleft.q.val() - self.one9.val();
                     }
                     self.dr_gap.d.next = true;
                 }
