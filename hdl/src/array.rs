@@ -18,7 +18,8 @@ use rust_hdl::prelude::*;
 /// the row word `ra_in` of cycle `t` reaches head `q` in `t + 1 + q`, together with whatever
 /// sum column `q` delivers then, and `cb_load_in` of cycle `t` makes head `q` take the
 /// broadcast column word `cb_in` of cycle `t + 1 + q`. `c_in[q]` must hold `C_in` of the sum
-/// that reaches head `q` in the same cycle (used with `accumulate`). `c_out[q]` is head `q`'s
+/// that reaches head `q` [`crate::column_convert::CIN_LEAD`] cycles later (used with
+/// `accumulate`). `c_out[q]` is head `q`'s
 /// converted word, [`crate::column_convert::HEAD_LATENCY`] cycles after the sum reached the
 /// head.
 ///
@@ -51,7 +52,7 @@ pub struct Array<const R: usize, const C: usize> {
     pub rounding: Signal<In, Bits<2>>,
     /// Accumulating GEMM (held for the whole GEMM): head `q` adds `c_in[q] · 2^shift`.
     pub accumulate: Signal<In, Bit>,
-    /// `C_in` of the element whose sum reaches head `q` in the same cycle.
+    /// `C_in` of the element whose sum reaches head `q` `CIN_LEAD` cycles later.
     pub c_in: Vec<Signal<In, Bits<16>>>,
     /// The converted words leaving each column head.
     pub c_out: Vec<Signal<Out, Bits<16>>>,

@@ -3,9 +3,9 @@
 use crate::extend::{MulS16, SignExtend};
 use rust_hdl::prelude::*;
 
-/// Cycles from a beat on [`Macc`]'s inputs to the accumulator (and, for a `last` beat, the
-/// result register) that includes it: the product register, then the accumulate.
-pub const MACC_LATENCY: usize = 2;
+/// Cycles from a `last` beat on [`Macc`]'s inputs to the result register that holds its
+/// finished sum: the product register, the accumulate, then the result register.
+pub const MACC_LATENCY: usize = 3;
 
 /// One processing element: signed 16 x 16 multiply, 48-bit wrapping accumulate, and one
 /// stage of the column's result chain, which carries finished 48-bit accumulators up to the
@@ -16,12 +16,18 @@ pub const MACC_LATENCY: usize = 2;
 /// dangling outputs. The product is registered (with its `first`/`last` flags) before the
 /// accumulate, so the multiplier and the 48-bit adder sit in different cycles (the DSP's own
 /// output register on an FPGA). Timing, for a beat present on the inputs in cycle `t`
-/// ([`MACC_LATENCY`] = 2):
-/// - the accumulator holds the sum including that beat from `t + 2` (`first` restarts the
-///   sum, so the next dot product may start in `t + 1`);
-/// - if the beat is `last`, `result` shows the finished sum (wrapped to 48 bits) in `t + 2`;
+/// ([`MACC_LATENCY`] = 3):
+/// - the accumulator holds the sum including that beat in `t + 2` (`first` restarts the
+///   sum, so the next dot product may start in `t + 1` and overwrite it in `t + 3`);
+/// - if the beat is `last`, `result` shows the finished sum (wrapped to 48 bits) in `t + 3`,
+///   copied from the accumulator in its one cycle there;
 /// - otherwise `result` takes `chain_in` (the result of the PE below), so finished sums
 ///   move up the column one PE per cycle.
+///
+/// The result register copies the accumulator rather than the adder's output (which would
+/// save the cycle) because on an iCE40 a logic cell's flip-flop can only take a LUT output
+/// that feeds nothing else: an adder feeding both registers leaves the 48 accumulator
+/// flip-flops in logic cells of their own, 48 cells per PE (docs/performance.md).
 #[derive(LogicBlock, Default)]
 pub struct Macc {
     /// Clock.
@@ -43,6 +49,8 @@ pub struct Macc {
     prod: DFF<Bits<32>>,
     prod_first: DFF<Bit>,
     prod_last: DFF<Bit>,
+    // The accumulator holds a finished sum this cycle.
+    acc_last: DFF<Bit>,
     prod_ext: SignExtend<32, 48>,
     sum: Signal<Local, Bits<48>>,
     acc: DFF<Bits<48>>,
@@ -52,7 +60,7 @@ pub struct Macc {
 impl Logic for Macc {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, prod, prod_first, prod_last, acc, out);
+        dff_setup!(self, clock, prod, prod_first, prod_last, acc_last, acc, out);
         self.mul.a.next = self.a.val();
         self.mul.b.next = self.b.val();
         self.prod.d.next = self.mul.p.val().get_bits::<32>(0);
@@ -65,10 +73,9 @@ impl Logic for Macc {
             self.sum.next = self.acc.q.val() + self.prod_ext.out.val();
         }
         self.acc.d.next = self.sum.val();
-        // The finished sum goes straight into the chain from the adder, so the accumulator
-        // itself is free for the next dot product in the very next cycle.
-        if self.prod_last.q.val() {
-            self.out.d.next = self.sum.val();
+        self.acc_last.d.next = self.prod_last.q.val();
+        if self.acc_last.q.val() {
+            self.out.d.next = self.acc.q.val();
         } else {
             self.out.d.next = self.chain_in.val();
         }

@@ -5,7 +5,7 @@
 //! streams of results with their row and column words); the whole core runs a few small
 //! GEMMs, since rust-hdl's simulator is slow for large designs.
 
-use qtrain_hdl::column_convert::{ColumnConvert, HEAD_LATENCY};
+use qtrain_hdl::column_convert::{ColumnConvert, CIN_LEAD, HEAD_LATENCY};
 use qtrain_hdl::controller::gemm_cycles;
 use qtrain_hdl::convert::{simulate_convert, Convert};
 use qtrain_hdl::lfsr::Lfsr;
@@ -165,40 +165,42 @@ fn column_head_converts_with_row_and_column_words() {
         uut.rounding.next = bits(rounding as u64);
         uut.accumulate.next = accumulate;
         let cb = rng.gen::<u16>();
-        uut.load_cb.next = true;
-        uut.cb.next = bits(u64::from(cb));
-        cycle(&mut uut, clock);
-        uut.load_cb.next = false;
         // Results arrive back to back here (closer than in the array): the head is pipelined.
+        // Row r's C_in is driven in cycle r, CIN_LEAD cycles before its sum; the column word
+        // is loaded in the cycle before the first sum.
         let rows = rng.gen_range(1..=8);
         let mut want = vec![];
+        let mut feed = vec![];
+        for _ in 0..rows {
+            let acc = interesting_acc(&mut rng, shift);
+            let ra = rng.gen::<u16>();
+            let c_in = match rng.gen_range(0..4) {
+                0 => i16::MAX,
+                1 => i16::MIN,
+                _ => rng.gen::<i16>() >> rng.gen_range(0..16),
+            };
+            let x = if accumulate {
+                wrap48(acc + (i64::from(c_in) << shift))
+            } else {
+                acc
+            };
+            want.push(convert(x, shift, rounding, ra ^ cb));
+            feed.push((acc, ra, c_in));
+        }
         let mut got = vec![];
-        for t in 0..rows + HEAD_LATENCY - 1 {
-            if t < rows {
-                let acc = interesting_acc(&mut rng, shift);
-                let ra = rng.gen::<u16>();
-                let c_in = match rng.gen_range(0..4) {
-                    0 => i16::MAX,
-                    1 => i16::MIN,
-                    _ => rng.gen::<i16>() >> rng.gen_range(0..16),
-                };
-                let x = if accumulate {
-                    wrap48(acc + (i64::from(c_in) << shift))
-                } else {
-                    acc
-                };
-                want.push(convert(x, shift, rounding, ra ^ cb));
+        for t in 0..CIN_LEAD + rows + HEAD_LATENCY - 1 {
+            // Around the rows C_in is whatever the C bank read last: it must not matter.
+            let c_in = feed.get(t).map_or(rng.gen::<i16>(), |f| f.2);
+            uut.cin.next = bits(u64::from(c_in as u16));
+            uut.load_cb.next = t + 1 == CIN_LEAD;
+            // The column word input is only read when loading.
+            uut.cb.next = bits(u64::from(if t + 1 == CIN_LEAD { cb } else { rng.gen() }));
+            if let Some(&(acc, ra, _)) = t.checked_sub(CIN_LEAD).and_then(|r| feed.get(r)) {
                 uut.acc.next = bits48(acc);
                 uut.ra.next = bits(u64::from(ra));
-                uut.cin.next = bits(u64::from(c_in as u16));
-            } else {
-                // Between tiles C_in is whatever the C bank read last: it must not matter.
-                uut.cin.next = bits(u64::from(rng.gen::<u16>()));
             }
-            // The column word input is only read when loading.
-            uut.cb.next = bits(u64::from(rng.gen::<u16>()));
             cycle(&mut uut, clock);
-            if t + 1 >= HEAD_LATENCY {
+            if t + 1 >= CIN_LEAD + HEAD_LATENCY {
                 got.push(uut.q.val().to_u16() as i16);
             }
         }
