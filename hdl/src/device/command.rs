@@ -5,19 +5,13 @@ use super::command_decode::{action, kept_byte, status, CommandDecode, DESC_BITS,
 
 const _: () = assert!(FETCH_BYTES < 64, "the kept-byte lookup is 64 bits");
 use super::gemm_unit::GemmUnit;
+use super::range_check::RangeCheck;
 use super::response::{ResponseBytes, BODY_CAPS, BODY_CYCLES, BODY_NONE, BODY_STATUS};
 use super::vector_unit::VectorUnit;
 use super::{DeviceGeometry, BUF_ADDR_BITS as BB, MEM_ADDR_BITS as MB};
 use crate::extend::ZeroExtend;
 use crate::ram::SizedRam;
 use rust_hdl::prelude::*;
-
-/// Bits of an in-range tensor end (at most the memory size, `2^MB` words) ...
-const ME: usize = MB + 1;
-/// ... and of what lies above them in RANGE's 34-bit sum. (`update` slices with the literal
-/// 17: hdl_gen would write the constant's name into the Verilog.)
-const MH: usize = 34 - ME;
-const _: () = assert!(ME == 17 && MH == 17);
 
 // Engine states (plain codes: Verilator -Wall rejects rust-hdl enums).
 /// Waiting for a frame.
@@ -28,7 +22,7 @@ pub const ST_FETCH: u64 = 1;
 pub const ST_DECIDE: u64 = 2;
 /// Sending the remembered response again.
 pub const ST_REPLAY: u64 = 3;
-/// Computing the end of each tensor (one multiplication per cycle).
+/// The range and overlap checks ([`RangeCheck`]).
 pub const ST_RANGE: u64 = 4;
 /// Final status; dispatch.
 pub const ST_CHECK: u64 = 5;
@@ -50,7 +44,7 @@ pub const ST_GAP: u64 = 12;
 /// The command engine between `FrameRx` and `FrameTx` (/tmp/device-spec.md "CommandEngine").
 ///
 /// A frame goes IDLE -> FETCH (48 bytes, 49 cycles) -> DECIDE, then either REPLAY (same seq as
-/// the last command: the transmit buffer still holds its response) or RANGE (3 cycles) ->
+/// the last command: the transmit buffer still holds its response) or RANGE (6 cycles) ->
 /// CHECK -> the command's own states -> RESP (header and fixed body into the transmit
 /// buffer) -> SEND -> GAP -> IDLE. The checks run in engine.rs's order: the decoder's
 /// length, code, argument and version checks, then the ranges, then the overlaps (spans:
@@ -98,26 +92,15 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     vector: VectorUnit,
     decode: CommandDecode,
     resp: ResponseBytes,
+    range: RangeCheck,
     ext_byte: ZeroExtend<8, DESC_BITS>,
     ext_len: ZeroExtend<BB, 16>,
-    ext_cols: ZeroExtend<16, 17>,
     ext_word: ZeroExtend<8, 16>,
     state: DFF<Bits<4>>,
     idx: DFF<Bits<BB>>,
     keep: DFF<Bit>,
     kept_bytes: Constant<Bits<64>>,
     desc: DFF<Bits<DESC_BITS>>,
-    // Tensor ends (one past the last word) of RANGE: the low ME bits, and whether any bit above
-    // them is set. Nothing past ME bits matters: an end beyond the memory is out of range
-    // however far beyond, and the overlap tests only count once every end is in range.
-    t_end: Vec<DFF<Bits<ME>>>,
-    t_big: Vec<DFF<Bit>>,
-    // RANGE's sum of the low 17 bits of address, rows x stride and columns; the end is above
-    // 17 bits if that sum is, or if the address or the product is.
-    // (A carry out of either 17-bit add shows as a sum below its first operand.)
-    addr_prod: Signal<Local, Bits<17>>,
-    end_sum: Signal<Local, Bits<17>>,
-    end_big: Signal<Local, Bit>,
     status: DFF<Bits<8>>,
     sel: DFF<Bits<2>>,
     hdr_len: DFF<Bits<16>>,
@@ -139,16 +122,6 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     e_wr_data: DFF<Bits<16>>,
     words_left: DFF<Bits<16>>,
     rphase: DFF<Bits<2>>,
-    // RANGE's multiplexed operands and the tensor end they give.
-    m_addr: Signal<Local, Bits<34>>,
-    m_a: Signal<Local, Bits<16>>,
-    m_b: Signal<Local, Bits<16>>,
-    prod: Signal<Local, Bits<32>>,
-    oor: Signal<Local, Bit>,
-    overlap: Signal<Local, Bit>,
-    b_oor: Signal<Local, Bit>,
-    b_overlap: Signal<Local, Bit>,
-    verdict: Signal<Local, Bits<8>>,
     s_idle: Constant<Bits<4>>,
     s_fetch: Constant<Bits<4>>,
     s_decide: Constant<Bits<4>>,
@@ -173,15 +146,12 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     body_status: Constant<Bits<2>>,
     body_cycles: Constant<Bits<2>>,
     st_ok: Constant<Bits<8>>,
-    st_oor: Constant<Bits<8>>,
-    st_bad_arg: Constant<Bits<8>>,
     k_status: Constant<Bits<8>>,
     k_rmask: Constant<Bits<8>>,
     k_qmask: Constant<Bits<8>>,
     k_update: Constant<Bits<8>>,
     b0: Constant<Bits<BB>>,
     b1: Constant<Bits<BB>>,
-    b2: Constant<Bits<BB>>,
     b8: Constant<Bits<BB>>,
     b12: Constant<Bits<BB>>,
     b_fetch: Constant<Bits<BB>>,
@@ -189,16 +159,6 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     b_last_status: Constant<Bits<BB>>,
     b_last_cycles: Constant<Bits<BB>>,
     b_last_header: Constant<Bits<BB>>,
-    mem_words: Constant<Bits<ME>>,
-    zero_high: Constant<Bits<MH>>,
-    zero15: Constant<Bits<15>>,
-    zero17: Constant<Bits<17>>,
-    // The memory size is a power of two, 2^b: an end is above it when a bit above b is set,
-    // or bit b and any bit below it; in-range ends and addresses fit b + 1 bits.
-    mem_bit: Constant<Bits<ME>>,
-    above_mem: Constant<Bits<ME>>,
-    below_mem: Constant<Bits<ME>>,
-    in_range_mask: Constant<Bits<ME>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
@@ -257,10 +217,9 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             vector: VectorUnit::new(geometry.vector_unit()),
             decode: CommandDecode::new(geometry),
             resp: ResponseBytes::new(R as u8, C as u8, *geometry),
+            range: RangeCheck::new(geometry.mem_words()),
             ext_byte: Default::default(),
             ext_len: Default::default(),
-            addr_prod: Default::default(),
-            ext_cols: Default::default(),
             ext_word: Default::default(),
             state: Default::default(),
             idx: Default::default(),
@@ -271,10 +230,6 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
                     .fold(0, |m, i| m | 1 << i),
             )),
             desc: Default::default(),
-            t_end: (0..3).map(|_| Default::default()).collect(),
-            t_big: (0..3).map(|_| Default::default()).collect(),
-            end_sum: Default::default(),
-            end_big: Default::default(),
             status: Default::default(),
             sel: Default::default(),
             hdr_len: Default::default(),
@@ -296,15 +251,6 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             e_wr_data: Default::default(),
             words_left: Default::default(),
             rphase: Default::default(),
-            m_addr: Default::default(),
-            m_a: Default::default(),
-            m_b: Default::default(),
-            prod: Default::default(),
-            oor: Default::default(),
-            overlap: Default::default(),
-            b_oor: Default::default(),
-            b_overlap: Default::default(),
-            verdict: Default::default(),
             s_idle: kb(ST_IDLE),
             s_fetch: kb(ST_FETCH),
             s_decide: kb(ST_DECIDE),
@@ -329,15 +275,12 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             body_status: kb(BODY_STATUS),
             body_cycles: kb(BODY_CYCLES),
             st_ok: kb(status::OK),
-            st_oor: kb(status::OUT_OF_RANGE),
-            st_bad_arg: kb(status::BAD_ARGUMENT),
             k_status: kb(0x03),
             k_rmask: kb(0x32),
             k_qmask: kb(0x34),
             k_update: kb(0x35),
             b0: kb(0),
             b1: kb(1),
-            b2: kb(2),
             b8: kb(8),
             b12: kb(12),
             b_fetch: kb(FETCH_BYTES as u64),
@@ -345,14 +288,6 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             b_last_status: kb(8 + 24 - 1),
             b_last_cycles: kb(8 + 4 - 1),
             b_last_header: kb(8 - 1),
-            mem_words: kb(mem_words),
-            zero_high: kb(0),
-            zero15: kb(0),
-            zero17: kb(0),
-            mem_bit: kb(mem_words),
-            above_mem: kb(((1 << ME) - 1) & !(2 * mem_words - 1)),
-            below_mem: kb(mem_words - 1),
-            in_range_mask: kb(2 * mem_words - 1),
             zero16: kb(0),
             one16: kb(1),
             zero32: kb(0),
@@ -400,12 +335,6 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
             words_left,
             rphase
         );
-        for i in 0..3 {
-            self.t_end[i].clock.next = self.clock.val();
-            self.t_end[i].d.next = self.t_end[i].q.val();
-            self.t_big[i].clock.next = self.clock.val();
-            self.t_big[i].d.next = self.t_big[i].q.val();
-        }
         self.gemm.clock.next = self.clock.val();
         self.vector.clock.next = self.clock.val();
 
@@ -516,79 +445,22 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
         self.resp.overruns.next = self.overruns.val();
         self.resp.cycles.next = self.gemm.cycles.val();
 
-        // RANGE: end of tensor `idx` = addr + (rows-1)*stride + cols, one per cycle.
-        self.m_addr.next = self.decode.t_addr[0].val();
-        self.m_a.next = self.decode.t_rowsm1[0].val();
-        self.m_b.next = self.decode.t_stride[0].val();
-        self.ext_cols.inp.next = self.decode.t_cols[0].val();
-        if self.idx.q.val() == self.b1.val() {
-            self.m_addr.next = self.decode.t_addr[1].val();
-            self.m_a.next = self.decode.t_rowsm1[1].val();
-            self.m_b.next = self.decode.t_stride[1].val();
-            self.ext_cols.inp.next = self.decode.t_cols[1].val();
-        } else if self.idx.q.val() == self.b2.val() {
-            self.m_addr.next = self.decode.t_addr[2].val();
-            self.m_a.next = self.decode.t_rowsm1[2].val();
-            self.m_b.next = self.decode.t_stride[2].val();
-            self.ext_cols.inp.next = self.decode.t_cols[2].val();
-        }
-        self.prod.next = self.m_a.val() * self.m_b.val();
-        self.addr_prod.next =
-            self.m_addr.val().get_bits::<17>(0) + self.prod.val().get_bits::<17>(0);
-        self.end_sum.next = self.addr_prod.val() + self.ext_cols.out.val();
-        self.end_big.next = (self.m_addr.val().get_bits::<17>(17) != self.zero_high.val())
-            || (self.prod.val().get_bits::<15>(17) != self.zero15.val())
-            || (self.addr_prod.val() < self.m_addr.val().get_bits::<17>(0))
-            || (self.end_sum.val() < self.addr_prod.val());
-
-        // CHECK: ranges, then overlaps of the output (slot 2) with the inputs, then the bias.
-        self.oor.next = self.decode.k_oor.val();
-        self.overlap.next = false;
+        // RANGE: the checks of the decoded command.
+        self.range.clock.next = self.clock.val();
+        self.range.start.next = false;
+        self.range.pre.next = self.decode.pre.val();
+        self.range.k_oor.next = self.decode.k_oor.val();
         for i in 0..3 {
-            if self.decode.t_used[i].val()
-                && (self.t_big[i].q.val()
-                    || ((self.t_end[i].q.val() & self.above_mem.val()) != self.zero17.val())
-                    || (((self.t_end[i].q.val() & self.mem_bit.val()) != self.zero17.val())
-                        && ((self.t_end[i].q.val() & self.below_mem.val()) != self.zero17.val())))
-            {
-                self.oor.next = true;
-            }
+            self.range.t_used[i].next = self.decode.t_used[i].val();
+            self.range.t_addr[i].next = self.decode.t_addr[i].val();
+            self.range.t_stride[i].next = self.decode.t_stride[i].val();
+            self.range.t_rowsm1[i].next = self.decode.t_rowsm1[i].val();
+            self.range.t_cols[i].next = self.decode.t_cols[i].val();
         }
-        for i in 0..2 {
-            if self.decode.t_used[i].val()
-                && !(self.decode.in_place_ok.val()
-                    && ((self.decode.t_addr[i].val().get_bits::<17>(0) & self.in_range_mask.val())
-                        == (self.decode.t_addr[2].val().get_bits::<17>(0)
-                            & self.in_range_mask.val()))
-                    && (self.decode.t_stride[i].val() == self.decode.t_stride[2].val()))
-                && ((self.decode.t_addr[i].val().get_bits::<17>(0) & self.in_range_mask.val())
-                    < (self.t_end[2].q.val() & self.in_range_mask.val()))
-                && ((self.decode.t_addr[2].val().get_bits::<17>(0) & self.in_range_mask.val())
-                    < (self.t_end[i].q.val() & self.in_range_mask.val()))
-            {
-                self.overlap.next = true;
-            }
-        }
-        self.b_oor.next = self.decode.bias.val()
-            && ((self.decode.b_end.val().get_bits::<17>(17) != self.zero_high.val())
-                || (self.decode.b_end.val().get_bits::<17>(0) > self.mem_words.val()));
-        self.b_overlap.next = self.decode.bias.val()
-            && (self.decode.t_addr[2].val().get_bits::<17>(0)
-                < self.decode.b_end.val().get_bits::<17>(0))
-            && (self.decode.b_addr.val() < self.t_end[2].q.val());
-        if self.decode.pre.val() != self.st_ok.val() {
-            self.verdict.next = self.decode.pre.val();
-        } else if self.oor.val() {
-            self.verdict.next = self.st_oor.val();
-        } else if self.overlap.val() {
-            self.verdict.next = self.st_bad_arg.val();
-        } else if self.b_oor.val() {
-            self.verdict.next = self.st_oor.val();
-        } else if self.b_overlap.val() {
-            self.verdict.next = self.st_bad_arg.val();
-        } else {
-            self.verdict.next = self.st_ok.val();
-        }
+        self.range.in_place_ok.next = self.decode.in_place_ok.val();
+        self.range.bias.next = self.decode.bias.val();
+        self.range.b_addr.next = self.decode.b_addr.val();
+        self.range.b_end.next = self.decode.b_end.val();
 
         // Defaults of the pulses and the buffer ports.
         self.rd_addr.next = self.idx.q.val();
@@ -639,7 +511,7 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
                 self.state.d.next = self.s_replay.val();
             } else {
                 self.commands.d.next = self.commands.q.val() + self.one32.val();
-                self.idx.d.next = self.b0.val();
+                self.range.start.next = true;
                 self.state.d.next = self.s_range.val();
             }
         } else if self.state.q.val() == self.s_replay.val() {
@@ -649,27 +521,15 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
                 self.state.d.next = self.s_gap.val();
             }
         } else if self.state.q.val() == self.s_range.val() {
-            if self.idx.q.val() == self.b0.val() {
-                self.t_end[0].d.next = self.end_sum.val();
-                self.t_big[0].d.next = self.end_big.val();
-            } else if self.idx.q.val() == self.b1.val() {
-                self.t_end[1].d.next = self.end_sum.val();
-                self.t_big[1].d.next = self.end_big.val();
-            } else {
-                self.t_end[2].d.next = self.end_sum.val();
-                self.t_big[2].d.next = self.end_big.val();
-            }
-            if self.idx.q.val() == self.b2.val() {
+            if self.range.done.val() {
                 self.state.d.next = self.s_check.val();
-            } else {
-                self.idx.d.next = self.idx.q.val() + self.b1.val();
             }
         } else if self.state.q.val() == self.s_check.val() {
             // The transmit buffer may still be on the wire (a retry's replay).
             if !self.tx_busy.val() {
-                self.status.d.next = self.verdict.val();
+                self.status.d.next = self.range.verdict.val();
                 if self.decode.kind.val() != self.k_status.val() {
-                    self.last_status.d.next = self.verdict.val();
+                    self.last_status.d.next = self.range.verdict.val();
                 }
                 self.idx.d.next = self.b0.val();
                 self.sel.d.next = self.body_none.val();
@@ -677,7 +537,7 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
                 self.tx_len.d.next = self.b8.val();
                 self.resp_last.d.next = self.b_last_header.val();
                 self.state.d.next = self.s_resp.val();
-                if self.verdict.val() == self.st_ok.val() {
+                if self.range.verdict.val() == self.st_ok.val() {
                     self.hdr_len.d.next = self.decode.resp_len.val();
                     self.tx_len.d.next =
                         self.decode.resp_len.val().get_bits::<BB>(0) + self.b8.val();

@@ -10,6 +10,7 @@ pub mod gemm_unit;
 pub mod geometry;
 pub mod piece_plan;
 pub mod qrelu_level;
+pub mod range_check;
 pub mod response;
 pub mod top;
 pub mod vector_unit;
