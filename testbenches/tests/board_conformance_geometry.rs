@@ -205,6 +205,12 @@ fn limits_of_a_small_geometry_match_the_engine() {
     }
     let g = gemm_at(&mut rng, (2, 256, 3), (false, true));
     pair.command(&Command::Gemm(g)).expect("K = max_k");
+    // M and N as large as the memory holds beside their operands: 11 of the 13 bits the GEMM
+    // unit's piece counters keep for a 4,096-word memory (`with_dimension_limit`).
+    for dims in [(1, 1, 2000), (1300, 1, 1)] {
+        let g = gemm_at(&mut rng, dims, (false, false));
+        pair.command(&Command::Gemm(g)).expect("a long GEMM");
+    }
     for (kind, body, what) in beyond_the_limits() {
         assert!(pair.check(kind, body, what).is_err(), "{what} was accepted");
     }

@@ -161,6 +161,8 @@ pub struct GemmUnit<const R: usize, const C: usize> {
     one8: Constant<Bits<8>>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
+    // The bits the piece counters need ([`GemmUnit::with_dimension_limit`]).
+    dim_mask: Constant<Bits<16>>,
     zero32: Constant<Bits<32>>,
     one32: Constant<Bits<32>>,
     zero_sp: Constant<Bits<AB>>,
@@ -181,6 +183,17 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
     pub fn with_capacity_bits(cap_bits: usize) -> Self {
         assert!(cap_bits <= SCRATCH_ADDR_BITS);
         Self::new(1 << cap_bits)
+    }
+
+    /// This unit for GEMMs whose M, N and K are at most `limit` (a power of two), as on a
+    /// device whose memory and banks are no larger: the piece counters (rows and columns left,
+    /// piece sizes, tiles, stream positions) then keep `log2(limit) + 1` bits, the rest
+    /// constant zero for synthesis to drop (on the iCEBreaker's 1,024-word device, 5 of 16
+    /// bits in each of nine counters).
+    pub fn with_dimension_limit(mut self, limit: usize) -> Self {
+        assert!(limit.is_power_of_two(), "a dimension limit of {limit}");
+        self.dim_mask = Constant::new(bits(((2 * limit as u64) - 1).min(0xFFFF)));
+        self
     }
 
     /// A unit whose core has scratchpad banks of `scratch_words` words (a power of two, at
@@ -286,6 +299,7 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
             one8: Constant::new(bits(1)),
             zero16: Constant::new(bits(0)),
             one16: Constant::new(bits(1)),
+            dim_mask: Constant::new(bits(0xFFFF)),
             zero32: Constant::new(bits(0)),
             one32: Constant::new(bits(1)),
             zero_sp: Constant::new(bits(0)),
@@ -406,8 +420,8 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 self.cycle_count.d.next = self.zero32.val();
                 self.lfsr_a.load.next = true;
                 self.lfsr_b.load.next = true;
-                self.m_left.d.next = self.m.val();
-                self.n_left.d.next = self.n.val();
+                self.m_left.d.next = self.m.val() & self.dim_mask.val();
+                self.n_left.d.next = self.n.val() & self.dim_mask.val();
                 self.j_first.d.next = true;
                 self.i_first.d.next = true;
                 self.a_next.d.next = self.a_addr.val();
@@ -416,21 +430,21 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
             }
         } else if self.state.q.val() == self.ph_plan.val() {
             if !self.planner.busy.val() {
-                self.tiles_left.d.next = self.planner.nt.val();
+                self.tiles_left.d.next = self.planner.nt.val() & self.dim_mask.val();
                 self.state.d.next = self.ph_piece.val();
             }
         } else if self.state.q.val() == self.ph_piece.val() {
             self.mp.d.next = self.m_left.q.val();
             if self.planner.mp_max.val() < self.m_left.q.val() {
-                self.mp.d.next = self.planner.mp_max.val();
+                self.mp.d.next = self.planner.mp_max.val() & self.dim_mask.val();
             }
             self.np.d.next = self.n_left.q.val();
             if self.planner.np_max.val() < self.n_left.q.val() {
-                self.np.d.next = self.planner.np_max.val();
+                self.np.d.next = self.planner.np_max.val() & self.dim_mask.val();
             }
             self.nblk.d.next = self.tiles_left.q.val();
             if self.planner.tn.val() < self.tiles_left.q.val() {
-                self.nblk.d.next = self.planner.tn.val();
+                self.nblk.d.next = self.planner.tn.val() & self.dim_mask.val();
             }
             self.state.d.next = self.ph_setup.val();
             if self.j_first.q.val() {
@@ -449,7 +463,7 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 self.piece_row_state.d.next = self.lfsr_a.state.val();
                 self.s_addr.d.next = self.a_next.q.val();
                 self.s_line.d.next = self.a_next.q.val();
-                self.s_inner_last.d.next = self.k.val() - self.one16.val();
+                self.s_inner_last.d.next = (self.k.val() - self.one16.val()) & self.dim_mask.val();
                 self.s_outer_left.d.next = self.mp.q.val();
                 if self.trans_a.val() {
                     self.s_istep.d.next = self.ext_as.out.val();
@@ -463,7 +477,7 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 self.piece_col_state.d.next = self.lfsr_b.state.val();
                 self.s_addr.d.next = self.b_next.q.val();
                 self.s_line.d.next = self.b_next.q.val();
-                self.s_inner_last.d.next = self.k.val() - self.one16.val();
+                self.s_inner_last.d.next = (self.k.val() - self.one16.val()) & self.dim_mask.val();
                 self.s_outer_left.d.next = self.np.q.val();
                 if self.trans_b.val() {
                     self.s_istep.d.next = self.one32.val();
@@ -476,7 +490,8 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 // C_in in and C out walk the piece of C row by row.
                 self.s_addr.d.next = self.c_piece.q.val();
                 self.s_line.d.next = self.c_piece.q.val();
-                self.s_inner_last.d.next = self.np.q.val() - self.one16.val();
+                self.s_inner_last.d.next =
+                    (self.np.q.val() - self.one16.val()) & self.dim_mask.val();
                 self.s_outer_left.d.next = self.mp.q.val();
                 self.s_istep.d.next = self.one32.val();
                 self.s_ostep.d.next = self.ext_cs.out.val();
@@ -495,7 +510,8 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 self.s_inner.d.next = self.zero16.val();
                 self.s_line.d.next = self.next_line.val();
                 self.s_addr.d.next = self.next_line.val();
-                self.s_outer_left.d.next = self.s_outer_left.q.val() - self.one16.val();
+                self.s_outer_left.d.next =
+                    (self.s_outer_left.q.val() - self.one16.val()) & self.dim_mask.val();
                 self.s_sp_lo.d.next = self.zero_sp.val();
                 if (self.mode.q.val() == self.md_a.val()) || (self.mode.q.val() == self.md_b.val())
                 {
@@ -546,7 +562,8 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                     }
                 }
             } else {
-                self.s_inner.d.next = self.s_inner.q.val() + self.one16.val();
+                self.s_inner.d.next =
+                    (self.s_inner.q.val() + self.one16.val()) & self.dim_mask.val();
                 self.s_addr.d.next = self.s_addr.q.val() + self.s_istep.q.val();
                 if (self.mode.q.val() == self.md_a.val()) || (self.mode.q.val() == self.md_b.val())
                 {
@@ -572,17 +589,18 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 if self.m_left.q.val() == self.mp.q.val() {
                     self.state.d.next = self.ph_idle.val();
                 }
-                self.m_left.d.next = self.m_left.q.val() - self.mp.q.val();
-                self.n_left.d.next = self.n.val();
-                self.tiles_left.d.next = self.planner.nt.val();
+                self.m_left.d.next = (self.m_left.q.val() - self.mp.q.val()) & self.dim_mask.val();
+                self.n_left.d.next = self.n.val() & self.dim_mask.val();
+                self.tiles_left.d.next = self.planner.nt.val() & self.dim_mask.val();
                 self.j_first.d.next = true;
                 self.i_first.d.next = false;
                 self.b_next.d.next = self.b_addr.val();
                 self.c_piece.d.next = self.c_next_row.q.val();
                 self.lfsr_b.load.next = true;
             } else {
-                self.n_left.d.next = self.n_left.q.val() - self.np.q.val();
-                self.tiles_left.d.next = self.tiles_left.q.val() - self.nblk.q.val();
+                self.n_left.d.next = (self.n_left.q.val() - self.np.q.val()) & self.dim_mask.val();
+                self.tiles_left.d.next =
+                    (self.tiles_left.q.val() - self.nblk.q.val()) & self.dim_mask.val();
                 self.j_first.d.next = false;
                 self.c_piece.d.next = self.c_piece.q.val() + self.ext_np.out.val();
             }
