@@ -147,6 +147,8 @@ pub struct Controller<const R: usize, const C: usize> {
     drain: Drain<R, C>,
     zero16: Constant<Bits<16>>,
     one16: Constant<Bits<16>>,
+    // The bits M, N and K need ([`Controller::with_dimension_limit`]).
+    dim_mask: Constant<Bits<16>>,
     rows16: Constant<Bits<16>>,
     cols16: Constant<Bits<16>>,
     cols_minus1: Constant<Bits<16>>,
@@ -242,6 +244,7 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             drain: Default::default(),
             zero16: c16(0),
             one16: c16(1),
+            dim_mask: c16(0xFFFF),
             rows16: c16(R),
             cols16: c16(C),
             cols_minus1: c16(C - 1),
@@ -263,6 +266,17 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             cw_now: Default::default(),
             cw_rowend_now: Default::default(),
         }
+    }
+}
+
+impl<const R: usize, const C: usize> Controller<R, C> {
+    /// This controller for GEMMs whose M, N and K are at most `limit` (a power of two): its
+    /// row, column and beat counters keep `log2(limit) + 1` bits (see
+    /// [`crate::core::GemmCore::with_dimension_limit`]).
+    pub fn with_dimension_limit(mut self, limit: usize) -> Self {
+        assert!(limit.is_power_of_two(), "a dimension limit of {limit}");
+        self.dim_mask = Constant::new(bits(((2 * limit as u64) - 1).min(0xFFFF)));
+        self
     }
 }
 
@@ -322,7 +336,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         }
         if self.phase.q.val() == self.idle.val() {
             if self.start.val() {
-                self.k_minus1.d.next = self.k.val() - self.one16.val();
+                self.k_minus1.d.next = (self.k.val() - self.one16.val()) & self.dim_mask.val();
                 self.phase.d.next = self.divide.val();
                 self.cnt.d.next = self.div_steps16.val();
                 self.div_num.d.next = self.n.val() - self.one16.val();
@@ -330,12 +344,12 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 self.div_quo.d.next = self.zero16.val();
                 self.period.d.next = self.min_period16.val() - self.one16.val();
                 if self.k.val() > self.min_period16.val() {
-                    self.period.d.next = self.k.val() - self.one16.val();
+                    self.period.d.next = (self.k.val() - self.one16.val()) & self.dim_mask.val();
                 }
                 // K >= 1: the first beat reads operands.
                 self.in_k.d.next = true;
-                self.rows_left.d.next = self.m.val();
-                self.cols_left.d.next = self.n.val();
+                self.rows_left.d.next = self.m.val() & self.dim_mask.val();
+                self.cols_left.d.next = self.n.val() & self.dim_mask.val();
                 self.kk.d.next = self.zero16.val();
                 self.a_base.d.next = self.zero_a.val();
                 self.b_base.d.next = self.zero_a.val();
@@ -381,19 +395,21 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 self.kk.d.next = self.zero16.val();
                 self.in_k.d.next = true;
                 if self.iss_rowend.val() {
-                    self.rows_left.d.next = self.rows_left.q.val() - self.rows16.val();
-                    self.cols_left.d.next = self.n.val();
+                    self.rows_left.d.next =
+                        (self.rows_left.q.val() - self.rows16.val()) & self.dim_mask.val();
+                    self.cols_left.d.next = self.n.val() & self.dim_mask.val();
                     self.a_base.d.next = self.a_base.q.val() + self.k.val().get_bits::<AB>(0);
                     self.b_base.d.next = self.zero_a.val();
                     self.c_row.d.next = self.c_row.q.val() + self.rnb.q.val();
                     self.c_base.d.next = self.c_row.q.val() + self.rnb.q.val();
                 } else {
-                    self.cols_left.d.next = self.cols_left.q.val() - self.cols16.val();
+                    self.cols_left.d.next =
+                        (self.cols_left.q.val() - self.cols16.val()) & self.dim_mask.val();
                     self.b_base.d.next = self.b_base.q.val() + self.k.val().get_bits::<AB>(0);
                     self.c_base.d.next = self.c_base.q.val() + self.one_a.val();
                 }
             } else {
-                self.kk.d.next = self.kk.q.val() + self.one16.val();
+                self.kk.d.next = (self.kk.q.val() + self.one16.val()) & self.dim_mask.val();
             }
         } else if self.phase.q.val() == self.flush.val() {
             self.cnt.d.next = self.cnt.q.val() - self.one16.val();

@@ -195,6 +195,15 @@ impl<const R: usize, const C: usize> GemmCore<R, C> {
         self.config_held = Constant::new(true);
         self
     }
+
+    /// This core for GEMMs whose M, N and K are at most `limit` (a power of two), as in a
+    /// device whose memory is no larger: the controller's row, column and beat counters keep
+    /// `log2(limit) + 1` bits, the rest constant zero for synthesis to drop. A larger GEMM
+    /// computes wrong results.
+    pub fn with_dimension_limit(mut self, limit: usize) -> Self {
+        self.ctrl = self.ctrl.with_dimension_limit(limit);
+        self
+    }
 }
 
 impl<const R: usize, const C: usize> Logic for GemmCore<R, C> {
@@ -396,6 +405,38 @@ mod tests {
             let (got, cycles) = simulate_gemm_on(core, &a, &b, c, &p).unwrap();
             assert_eq!(got.data, want.data, "held config, C_in {}", c.is_some());
             assert_eq!(u64::from(cycles), gemm_cycles(2, 3, m, k, n));
+        }
+    }
+
+    #[test]
+    fn a_core_with_a_dimension_limit_computes_gemms_up_to_it() {
+        // Dimensions at the limit (16: the counters keep 5 bits) and just below, partial
+        // tiles, K above the minimum period; masking the counters one bit narrower fails.
+        let mut rng = ChaCha8Rng::seed_from_u64(43);
+        for (i, (m, k, n)) in [
+            (16, 16, 16),
+            (16, 1, 15),
+            (1, 16, 16),
+            (13, 16, 2),
+            (15, 9, 16),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let a = random(&mut rng, m, k);
+            let b = random(&mut rng, k, n);
+            let c_in = random(&mut rng, m, n);
+            let c = (i % 2 == 1).then_some(&c_in);
+            let p = GemmParams::from_seed(50 + i as u64, 9, 8, 6, Rounding::Stochastic);
+            let want = gemm(&a, false, &b, false, c, &p).unwrap();
+            let core = super::GemmCore::<2, 3>::default().with_dimension_limit(16);
+            let (got, cycles) = simulate_gemm_on(core, &a, &b, c, &p).unwrap();
+            assert_eq!(got.data, want.data, "{m} x {k} x {n}");
+            assert_eq!(
+                u64::from(cycles),
+                gemm_cycles(2, 3, m, k, n),
+                "{m} x {k} x {n}"
+            );
         }
     }
 

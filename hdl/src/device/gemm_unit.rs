@@ -187,12 +187,13 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
 
     /// This unit for GEMMs whose M, N and K are at most `limit` (a power of two), as on a
     /// device whose memory and banks are no larger: the piece counters (rows and columns left,
-    /// piece sizes, tiles, stream positions) then keep `log2(limit) + 1` bits, the rest
-    /// constant zero for synthesis to drop (on the iCEBreaker's 1,024-word device, 5 of 16
-    /// bits in each of nine counters).
+    /// piece sizes, tiles, stream positions), and the core's, then keep `log2(limit) + 1`
+    /// bits, the rest constant zero for synthesis to drop (on the iCEBreaker's 1,024-word
+    /// device, 5 of 16 bits in each of fifteen counters).
     pub fn with_dimension_limit(mut self, limit: usize) -> Self {
         assert!(limit.is_power_of_two(), "a dimension limit of {limit}");
         self.dim_mask = Constant::new(bits(((2 * limit as u64) - 1).min(0xFFFF)));
+        self.core = self.core.with_dimension_limit(limit);
         self
     }
 
