@@ -73,7 +73,7 @@ pub struct RangeCheck {
     pub b_addr: Signal<In, Bits<17>>,
     /// One past the bias vector's last word.
     pub b_end: Signal<In, Bits<34>>,
-    ext_cols: ZeroExtend<16, 17>,
+    ext_cols: ZeroExtend<16, 18>,
     phase: DFF<Bits<3>>,
     // The end computed last cycle: its low 17 bits, whether anything lies above them, and
     // its tensor's use, in-place permission and `addr < end of slot 2`.
@@ -87,13 +87,15 @@ pub struct RangeCheck {
     oor: DFF<Bit>,
     overlap: DFF<Bit>,
     // This cycle's tensor and the sums of its end.
-    m_addr: Signal<Local, Bits<34>>,
+    // (The address's low 17 bits, and whether any bit above them is set.)
+    m_addr: Signal<Local, Bits<18>>,
+    m_high: Signal<Local, Bit>,
     m_rowsm1: Signal<Local, Bits<16>>,
     m_stride: Signal<Local, Bits<16>>,
     m_used: Signal<Local, Bit>,
     prod: Signal<Local, Bits<32>>,
-    addr_prod: Signal<Local, Bits<17>>,
-    end_sum: Signal<Local, Bits<17>>,
+    addr_prod: Signal<Local, Bits<18>>,
+    end_sum: Signal<Local, Bits<18>>,
     // The end of last cycle lies outside the memory.
     outside: Signal<Local, Bit>,
     b_oor: Signal<Local, Bit>,
@@ -110,6 +112,7 @@ pub struct RangeCheck {
     mem_words: Constant<Bits<ME>>,
     zero_high: Constant<Bits<MH>>,
     zero15: Constant<Bits<15>>,
+    low17: Constant<Bits<18>>,
     zero17: Constant<Bits<ME>>,
     // The memory size is a power of two, 2^b: an end is above it when a bit above b is set,
     // or bit b and any bit below it; in-range ends and addresses fit b + 1 bits.
@@ -155,6 +158,7 @@ impl RangeCheck {
             oor: Default::default(),
             overlap: Default::default(),
             m_addr: Default::default(),
+            m_high: Default::default(),
             m_rowsm1: Default::default(),
             m_stride: Default::default(),
             m_used: Default::default(),
@@ -176,6 +180,7 @@ impl RangeCheck {
             mem_words: k(mem_words),
             zero_high: k(0),
             zero15: k(0),
+            low17: k((1 << 17) - 1),
             zero17: k(0),
             mem_bit: k(mem_words),
             above_mem: k(((1 << ME) - 1) & !(2 * mem_words - 1)),
@@ -192,38 +197,42 @@ impl Logic for RangeCheck {
             self, clock, phase, last_end, last_big, used, same, below_out, out_end, oor, overlap
         );
 
-        // The tensor of this cycle: the output first, then the inputs.
-        self.m_addr.next = self.t_addr[0].val();
+        // The tensor of this cycle: the output first, then the inputs. (Each address's high
+        // bits are tested before the multiplexer: one bit to select, not seventeen.)
+        self.m_addr.next = self.t_addr[0].val().get_bits::<18>(0) & self.low17.val();
+        self.m_high.next = self.t_addr[0].val().get_bits::<17>(17) != self.zero_high.val();
         self.m_rowsm1.next = self.t_rowsm1[0].val();
         self.m_stride.next = self.t_stride[0].val();
         self.ext_cols.inp.next = self.t_cols[0].val();
         self.m_used.next = self.t_used[0].val();
         if self.phase.q.val() == self.ph_out.val() {
-            self.m_addr.next = self.t_addr[2].val();
+            self.m_addr.next = self.t_addr[2].val().get_bits::<18>(0) & self.low17.val();
+            self.m_high.next = self.t_addr[2].val().get_bits::<17>(17) != self.zero_high.val();
             self.m_rowsm1.next = self.t_rowsm1[2].val();
             self.m_stride.next = self.t_stride[2].val();
             self.ext_cols.inp.next = self.t_cols[2].val();
             self.m_used.next = self.t_used[2].val();
         } else if self.phase.q.val() == self.ph_in1.val() {
-            self.m_addr.next = self.t_addr[1].val();
+            self.m_addr.next = self.t_addr[1].val().get_bits::<18>(0) & self.low17.val();
+            self.m_high.next = self.t_addr[1].val().get_bits::<17>(17) != self.zero_high.val();
             self.m_rowsm1.next = self.t_rowsm1[1].val();
             self.m_stride.next = self.t_stride[1].val();
             self.ext_cols.inp.next = self.t_cols[1].val();
             self.m_used.next = self.t_used[1].val();
         }
 
-        // Its end: the low 17 bits of address, rows x stride and columns; the end is above
-        // 17 bits if that sum is, or if the address or the product is. (A carry out of either
-        // 17-bit add shows as a sum below its first operand.)
+        // Its end: the low 17 bits of address, rows x stride and columns, added on 18 bits;
+        // the end is above 17 bits if the address or the product is, or either add carries
+        // into bit 17.
         self.prod.next = self.m_rowsm1.val() * self.m_stride.val();
         self.addr_prod.next =
-            self.m_addr.val().get_bits::<17>(0) + self.prod.val().get_bits::<17>(0);
-        self.end_sum.next = self.addr_prod.val() + self.ext_cols.out.val();
-        self.last_end.d.next = self.end_sum.val();
-        self.last_big.d.next = (self.m_addr.val().get_bits::<17>(17) != self.zero_high.val())
+            self.m_addr.val() + (self.prod.val().get_bits::<18>(0) & self.low17.val());
+        self.end_sum.next = (self.addr_prod.val() & self.low17.val()) + self.ext_cols.out.val();
+        self.last_end.d.next = self.end_sum.val().get_bits::<17>(0);
+        self.last_big.d.next = self.m_high.val()
             || (self.prod.val().get_bits::<15>(17) != self.zero15.val())
-            || (self.addr_prod.val() < self.m_addr.val().get_bits::<17>(0))
-            || (self.end_sum.val() < self.addr_prod.val());
+            || self.addr_prod.val().get_bit(17)
+            || self.end_sum.val().get_bit(17);
         self.used.d.next = self.m_used.val();
         // An input may overlap the output only by being it; the other half of the overlap
         // test, `addr of slot 2 < end`, waits for the end.
