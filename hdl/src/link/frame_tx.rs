@@ -400,4 +400,25 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_small_buffer_sends_frames_that_fill_it() {
+        // A 64-byte buffer: frames of 64 bytes (and the CRC positions past them) come out
+        // whole, with and without zeros.
+        let mut rng = ChaCha8Rng::seed_from_u64(22);
+        let mut tx = FrameTx::new(64);
+        tx.connect_all();
+        let mut rx = FrameRx::default();
+        rx.connect_all();
+        for f in [
+            frame(&mut rng, 56, |_, i| (i % 255 + 1) as u8),
+            frame(&mut rng, 56, |_, _| 0),
+            frame(&mut rng, 55, |r, _| r.gen()),
+        ] {
+            load(&mut tx, &f);
+            let (wire, _) = send(&mut tx, f.len(), &mut rng, 0.5);
+            feed(&mut rx, &wire, &mut rng);
+            assert_eq!(take_frame(&mut rx).as_deref(), Some(&f[..]));
+        }
+    }
 }
