@@ -117,8 +117,8 @@ pub struct GemmUnit<const R: usize, const C: usize> {
     b_next: DFF<Bits<32>>,
     c_piece: DFF<Bits<32>>,
     c_next_row: DFF<Bits<32>>,
-    piece_row_state: DFF<Bits<32>>,
-    piece_col_state: DFF<Bits<32>>,
+    // The drain is in its piece's first row of C (where the column LFSR steps).
+    first_line: DFF<Bit>,
     // The stream: a 2-D walk, `outer` lines of `inner` words; memory address = line base +
     // index * istep, line bases ostep apart; scratchpad address = sp_hi + sp_lo in `bank`.
     s_addr: DFF<Bits<32>>,
@@ -259,8 +259,7 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
             b_next: Default::default(),
             c_piece: Default::default(),
             c_next_row: Default::default(),
-            piece_row_state: Default::default(),
-            piece_col_state: Default::default(),
+            first_line: Default::default(),
             s_addr: Default::default(),
             s_line: Default::default(),
             s_istep: Default::default(),
@@ -330,8 +329,7 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
             b_next,
             c_piece,
             c_next_row,
-            piece_row_state,
-            piece_col_state,
+            first_line,
             s_addr,
             s_line,
             s_istep,
@@ -373,8 +371,10 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
         self.core.fl_c.next = self.fl_c.val();
         self.core.rounding.next = self.rounding.val();
         self.core.accumulate.next = self.accumulate.val();
-        self.core.row_state.next = self.piece_row_state.q.val();
-        self.core.col_state.next = self.piece_col_state.q.val();
+        // The generators hold the piece's first row and column words from its loads until its
+        // drain, which steps them on to the next piece's (see `update`'s drain).
+        self.core.row_state.next = self.lfsr_a.state.val();
+        self.core.col_state.next = self.lfsr_b.state.val();
         self.core.start.next = self.state.q.val() == self.ph_run.val();
         self.core.wr_en.next = self.ld_valid.q.val();
         self.core.wr_target.next = self.ld_target.q.val();
@@ -459,9 +459,9 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
             self.s_bank.d.next = self.zero8.val();
             self.s_sp_hi.d.next = self.zero_sp.val();
             self.s_sp_lo.d.next = self.zero_sp.val();
+            self.first_line.d.next = true;
             if self.mode.q.val() == self.md_a.val() {
                 // op(A)[i][k] is A[i][k], or A[k][i] when transposed.
-                self.piece_row_state.d.next = self.lfsr_a.state.val();
                 self.s_addr.d.next = self.a_next.q.val();
                 self.s_line.d.next = self.a_next.q.val();
                 self.s_inner_last.d.next = (self.k.val() - self.one16.val()) & self.dim_mask.val();
@@ -475,7 +475,6 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 }
             } else if self.mode.q.val() == self.md_b.val() {
                 // op(B)[k][j] is B[k][j], or B[j][k] when transposed.
-                self.piece_col_state.d.next = self.lfsr_b.state.val();
                 self.s_addr.d.next = self.b_next.q.val();
                 self.s_line.d.next = self.b_next.q.val();
                 self.s_inner_last.d.next = (self.k.val() - self.one16.val()) & self.dim_mask.val();
@@ -507,7 +506,12 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                 self.ld_bank.d.next = self.s_bank.q.val();
                 self.ld_addr.d.next = self.sp.val();
             }
+            // The drain steps the column LFSR once per word of the piece's first row (Np
+            // words: on to the next column piece's first word) ...
+            self.lfsr_b.advance.next =
+                (self.mode.q.val() == self.md_drain.val()) && self.first_line.q.val();
             if self.line_end.val() {
+                self.first_line.d.next = false;
                 self.s_inner.d.next = self.zero16.val();
                 self.s_line.d.next = self.next_line.val();
                 self.s_addr.d.next = self.next_line.val();
@@ -530,8 +534,11 @@ impl<const R: usize, const C: usize> Logic for GemmUnit<R, C> {
                     self.s_sp_hi.d.next =
                         self.s_sp_hi.q.val() + self.nblk.q.val().get_bits::<AB>(0);
                 }
-                self.lfsr_a.advance.next = self.mode.q.val() == self.md_a.val();
-                self.lfsr_b.advance.next = self.mode.q.val() == self.md_b.val();
+                // ... and, in a row piece's last column piece, the row LFSR once per row (Mp rows:
+                // on to the next row piece's first word). After the last column piece the
+                // column LFSR is reloaded with column 0's state instead.
+                self.lfsr_a.advance.next = (self.mode.q.val() == self.md_drain.val())
+                    && (self.n_left.q.val() == self.np.q.val());
                 if self.s_outer_left.q.val() == self.one16.val() {
                     // The stream's last word: what comes next.
                     if self.mode.q.val() == self.md_a.val() {
