@@ -31,8 +31,10 @@ const DRAIN: u64 = 3;
 /// word per cycle through the memory's one-cycle read: op(A) of the row piece (only in its
 /// first column piece: the core does not modify A), op(B) of the column piece (skipped when
 /// all of N is one piece and it is already loaded), `C_in` with `accumulate`; then runs the
-/// core and streams C back out. The row LFSR advances once per row of A loaded and the column
-/// LFSR once per column of B loaded, so each piece starts from the words of its first row and
+/// core and streams C back out. The row and column LFSRs hold the words of the piece's first
+/// row and column from its loads until its drain, which steps them on to the next piece's
+/// (the column LFSR once per word of the first row of C, the row LFSR once per row of C in a
+/// row piece's last column piece), so each piece starts from the words of its first row and
 /// column, as in the whole GEMM.
 #[derive(LogicBlock)]
 pub struct GemmUnit<const R: usize, const C: usize> {
