@@ -128,6 +128,10 @@ pub struct Controller<const R: usize, const C: usize> {
     kk: DFF<Bits<16>>,
     rows_left: DFF<Bits<16>>,
     cols_left: DFF<Bits<16>>,
+    // `cols_left <= C` (the tile ends its row tile), registered with `cols_left` so that the
+    // issue logic starts from a flip-flop rather than a 16-bit compare (the iCE40 8x1 core's
+    // critical path ran through it into the LFSR enables).
+    rowend: DFF<Bit>,
     a_base: DFF<Bits<AB>>,
     b_base: DFF<Bits<AB>>,
     c_base: DFF<Bits<AB>>,
@@ -151,6 +155,7 @@ pub struct Controller<const R: usize, const C: usize> {
     dim_mask: Constant<Bits<16>>,
     rows16: Constant<Bits<16>>,
     cols16: Constant<Bits<16>>,
+    two_cols16: Constant<Bits<16>>,
     cols_minus1: Constant<Bits<16>>,
     min_period16: Constant<Bits<16>>,
     flush16: Constant<Bits<16>>,
@@ -228,6 +233,7 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             kk: Default::default(),
             rows_left: Default::default(),
             cols_left: Default::default(),
+            rowend: Default::default(),
             a_base: Default::default(),
             b_base: Default::default(),
             c_base: Default::default(),
@@ -247,6 +253,7 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
             dim_mask: c16(0xFFFF),
             rows16: c16(R),
             cols16: c16(C),
+            two_cols16: c16(2 * C),
             cols_minus1: c16(C - 1),
             min_period16: c16(min_tile_period(R, C)),
             flush16: c16(flush_cycles(R, C)),
@@ -301,6 +308,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
             kk,
             rows_left,
             cols_left,
+            rowend,
             a_base,
             b_base,
             c_base,
@@ -314,7 +322,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
         // ---- Issue: which beat the banks read this cycle (before the skew chains).
         self.iss_first.next = false;
         self.iss_last.next = false;
-        self.iss_rowend.next = self.cols_left.q.val() <= self.cols16.val();
+        self.iss_rowend.next = self.rowend.q.val();
         self.iss_rows.next = self.rows16.val().get_bits::<9>(0);
         if self.rows_left.q.val() < self.rows16.val() {
             self.iss_rows.next = self.rows_left.q.val().get_bits::<9>(0);
@@ -350,6 +358,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 self.in_k.d.next = true;
                 self.rows_left.d.next = self.m.val() & self.dim_mask.val();
                 self.cols_left.d.next = self.n.val() & self.dim_mask.val();
+                self.rowend.d.next = self.n.val() <= self.cols16.val();
                 self.kk.d.next = self.zero16.val();
                 self.a_base.d.next = self.zero_a.val();
                 self.b_base.d.next = self.zero_a.val();
@@ -398,6 +407,7 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                     self.rows_left.d.next =
                         (self.rows_left.q.val() - self.rows16.val()) & self.dim_mask.val();
                     self.cols_left.d.next = self.n.val() & self.dim_mask.val();
+                    self.rowend.d.next = self.n.val() <= self.cols16.val();
                     self.a_base.d.next = self.a_base.q.val() + self.k.val().get_bits::<AB>(0);
                     self.b_base.d.next = self.zero_a.val();
                     self.c_row.d.next = self.c_row.q.val() + self.rnb.q.val();
@@ -405,6 +415,8 @@ impl<const R: usize, const C: usize> Logic for Controller<R, C> {
                 } else {
                     self.cols_left.d.next =
                         (self.cols_left.q.val() - self.cols16.val()) & self.dim_mask.val();
+                    // cols_left - C <= C, with cols_left > C here.
+                    self.rowend.d.next = self.cols_left.q.val() <= self.two_cols16.val();
                     self.b_base.d.next = self.b_base.q.val() + self.k.val().get_bits::<AB>(0);
                     self.c_base.d.next = self.c_base.q.val() + self.one_a.val();
                 }
