@@ -276,13 +276,19 @@ impl<const R: usize, const C: usize> Default for Controller<R, C> {
     }
 }
 
+/// The 16-bit mask that keeps the bits of a count up to `limit` (a power of two) and the
+/// count `limit` itself: `log2(limit) + 1` bits, all 16 from `2^15` on.
+pub fn dimension_mask(limit: usize) -> u64 {
+    assert!(limit.is_power_of_two(), "a dimension limit of {limit}");
+    ((2 * limit as u64) - 1).min(0xFFFF)
+}
+
 impl<const R: usize, const C: usize> Controller<R, C> {
     /// This controller for GEMMs whose M, N and K are at most `limit` (a power of two): its
     /// row, column and beat counters keep `log2(limit) + 1` bits (see
     /// [`crate::core::GemmCore::with_dimension_limit`]).
     pub fn with_dimension_limit(mut self, limit: usize) -> Self {
-        assert!(limit.is_power_of_two(), "a dimension limit of {limit}");
-        self.dim_mask = Constant::new(bits(((2 * limit as u64) - 1).min(0xFFFF)));
+        self.dim_mask = Constant::new(bits(dimension_mask(limit)));
         self
     }
 }

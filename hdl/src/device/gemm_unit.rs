@@ -2,6 +2,7 @@
 //! (docs/hardware.md, "GEMM unit").
 
 use super::piece_plan::PiecePlanner;
+use crate::controller::dimension_mask;
 use crate::core::{GemmCore, SCRATCH_ADDR_BITS, TARGET_A, TARGET_B, TARGET_C};
 use crate::extend::ZeroExtend;
 use crate::lfsr::Lfsr;
@@ -193,8 +194,7 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
     /// bits, the rest constant zero for synthesis to drop (on the iCEBreaker's 1,024-word
     /// device, 5 of 16 bits in each of fifteen counters).
     pub fn with_dimension_limit(mut self, limit: usize) -> Self {
-        assert!(limit.is_power_of_two(), "a dimension limit of {limit}");
-        self.dim_mask = Constant::new(bits(((2 * limit as u64) - 1).min(0xFFFF)));
+        self.dim_mask = Constant::new(bits(dimension_mask(limit)));
         self.core = self.core.with_dimension_limit(limit);
         self
     }
