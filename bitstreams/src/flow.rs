@@ -9,12 +9,12 @@ use crate::report::{
     parse_nextpnr_report, parse_stat, stat_cells, CellCounts, ClockTiming, DspProof, NextpnrReport,
     Usage,
 };
-use crate::tools::{version_of, FoundTool, Toolchain};
+use crate::tool_run::{run_tool, run_tool_limited};
+use crate::tools::{version_of, Toolchain};
 use crate::top::{rename_device, BoardTop};
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 /// The instance path of the device (or core bench) in a board top: the top's `device` block,
@@ -55,6 +55,19 @@ pub struct BuildConfig {
     pub seed: u64,
     /// Device memory sizes.
     pub geometry: GeometryPreset,
+    /// Wall-clock seconds nextpnr may take to place and route before the build stops with
+    /// [`Outcome::DoesNotRoute`]: a design that packs into nearly every logic cell can leave
+    /// the router ripping up the same few congested wires for ever.
+    pub place_route_limit_s: u64,
+}
+
+/// The default [`BuildConfig::place_route_limit_s`] of a family: several times the longest
+/// place and route measured (iCE40 device ~1 min; ECP5 8x8 device ~10 min on 2 cores).
+pub const fn default_place_route_limit_s(family: Family) -> u64 {
+    match family {
+        Family::Ice40 => 900,
+        Family::Ecp5 => 3600,
+    }
 }
 
 fn board_name<S: serde::Serializer>(b: &&'static Board, s: S) -> Result<S::Ok, S::Error> {
@@ -72,6 +85,7 @@ impl BuildConfig {
             freq_mhz: board.preset.freq_mhz,
             seed: 1,
             geometry: board.preset.geometry,
+            place_route_limit_s: default_place_route_limit_s(board.family),
         }
     }
 
@@ -133,6 +147,16 @@ pub enum FlowError {
         log: String,
         /// The last error lines of its log.
         tail: String,
+    },
+    /// A tool ran past its time limit and was stopped; its log is in the output directory.
+    #[error("{tool} did not finish within {limit_s} s and was stopped; see {log}")]
+    TimeLimit {
+        /// The tool.
+        tool: String,
+        /// The limit, seconds.
+        limit_s: u64,
+        /// Its log file.
+        log: String,
     },
     /// Writing the outputs failed.
     #[error("{0}")]
@@ -209,6 +233,9 @@ pub enum Outcome {
     Ok,
     /// The design needs more of some resource than the device has.
     DoesNotFit,
+    /// Packed, but nextpnr did not finish placing and routing within
+    /// [`BuildConfig::place_route_limit_s`].
+    DoesNotRoute,
     /// Placed and routed, but some clock misses its target.
     TimingFailed,
     /// Some multiplier was built from logic.
@@ -305,43 +332,6 @@ pub struct Timing {
     pub clocks: Vec<ClockTiming>,
     /// Every clock reached `target_mhz` (and its own constraint).
     pub met: bool,
-}
-
-fn run_tool(dir: &Path, tool: &FoundTool, args: &[&str], log_name: &str) -> Result<f64, FlowError> {
-    let started = Instant::now();
-    let out = Command::new(&tool.path)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| FlowError::Tool {
-            tool: tool.path.display().to_string(),
-            status: format!("could not start: {e}"),
-            log: log_name.to_string(),
-            tail: String::new(),
-        })?;
-    let mut log = out.stdout.clone();
-    log.extend_from_slice(&out.stderr);
-    // yosys and nextpnr write their own -l log; keep the console output beside it.
-    fs::write(dir.join(format!("{log_name}.console")), &log)?;
-    if !out.status.success() {
-        let text = String::from_utf8_lossy(&log);
-        let tail: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains("ERROR") || l.contains("rror:"))
-            .take(5)
-            .collect();
-        return Err(FlowError::Tool {
-            tool: tool.path.display().to_string(),
-            status: out.status.to_string(),
-            log: dir.join(log_name).display().to_string(),
-            tail: if tail.is_empty() {
-                String::new()
-            } else {
-                format!(":\n  {}", tail.join("\n  "))
-            },
-        });
-    }
-    Ok(started.elapsed().as_secs_f64())
 }
 
 fn synth_command(family: Family) -> &'static str {
@@ -534,7 +524,45 @@ pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, F
             ("top.bit", vec!["--compress", "top.config", "top.bit"])
         }
     };
-    report.wall_seconds.nextpnr = Some(run_tool(dir, &tools.nextpnr, &args, "nextpnr.log")?);
+    let limit = cfg.place_route_limit_s;
+    match run_tool_limited(dir, &tools.nextpnr, &args, "nextpnr.log", Some(limit)) {
+        Ok(seconds) => report.wall_seconds.nextpnr = Some(seconds),
+        Err(FlowError::TimeLimit { log, .. }) => {
+            report.wall_seconds.nextpnr = Some(limit as f64);
+            let log_text = fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
+            let phase = if log_text.contains("Routing") {
+                "still routing: a design that fills the device this far can leave the router \
+                 ripping up the same congested wires without end"
+            } else {
+                "still placing"
+            };
+            // iCE40 only: the packing-only run's count (ECP5 builds have none before this run).
+            let used = report
+                .placed
+                .as_ref()
+                .and_then(|p| p.get("ICESTORM_LC"))
+                .map(|u| {
+                    format!(
+                        " with {} of {} logic cells used ({:.0} %)",
+                        u.used,
+                        u.available,
+                        100.0 * u.used as f64 / u.available.max(1) as f64
+                    )
+                })
+                .unwrap_or_default();
+            let netlist: serde_json::Value = serde_json::from_str(&read("netlist.json")?)
+                .map_err(|e| FlowError::Config(format!("netlist.json: {e}")))?;
+            report.breakdown = flat_breakdown(family, &netlist, &DEVICE_PATH, BREAKDOWN_DEPTH)
+                .map_err(FlowError::Config)?;
+            report.outcome = Outcome::DoesNotRoute;
+            report.reason = format!(
+                "nextpnr was stopped after {limit} s{used}, {phase} (see {log}); use a \
+                 smaller array or geometry, another --seed, or a larger --place-route-limit"
+            );
+            return finish(report);
+        }
+        Err(e) => return Err(e),
+    }
     let NextpnrReport {
         utilization,
         clocks,

@@ -15,5 +15,6 @@ pub mod netlist_blocks;
 pub mod pll;
 pub mod report;
 pub mod status_leds;
+pub mod tool_run;
 pub mod tools;
 pub mod top;

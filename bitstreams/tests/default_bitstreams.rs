@@ -3,8 +3,9 @@
 //! runs them (and .ci/run calls that).
 //!
 //! ULX3S: the preset must fit, meet timing and have every multiplier in a DSP.
-//! iCEBreaker: the whole device does not fit the UP5K at any size; the build must say so with
-//! the numbers and the per-block breakdown (docs/bitstreams.md, "iCEBreaker"). Its 8x1 core
+//! iCEBreaker: the GEMM-only device packs into 98 % of the UP5K's logic cells but does not
+//! route; the build must stop at its place-and-route limit and say so with the numbers and the
+//! per-block breakdown (docs/bitstreams.md, "iCEBreaker"). Its 8x1 core
 //! bench (`--top core`) must fit with all 8 SB_MAC16 as PEs and meet the 30 MHz goal (35.52 MHz
 //! at seed 1, docs/performance.md).
 
@@ -51,23 +52,36 @@ fn ulx3s_default_build_meets_timing_with_every_multiplier_in_a_dsp() {
     assert_eq!(pe_multipliers(&r), pes);
 }
 
+/// Seconds the CI gives the iCEBreaker preset's place and route: it packs into 98 % of the
+/// logic cells, and nextpnr's router then rips up the same few congested wires without end
+/// (router1 stalls at ~900 unrouted arcs within 80 s; router2 at 3 overused wires).
+const ICEBREAKER_CI_LIMIT_S: u64 = 300;
+
 #[test]
-#[ignore = "minutes of yosys: run by scripts/build-bitstreams"]
-fn icebreaker_default_build_reports_why_it_does_not_fit() {
-    let r = build(&ICEBREAKER);
-    assert_eq!(r.outcome, Outcome::DoesNotFit, "{}", r.reason);
-    // The preset is the GEMM-only device; the packed logic cells are what does not fit.
+#[ignore = "minutes of yosys and nextpnr: run by scripts/build-bitstreams"]
+fn icebreaker_default_build_packs_and_reports_why_it_does_not_route() {
+    let cfg = BuildConfig {
+        place_route_limit_s: ICEBREAKER_CI_LIMIT_S,
+        ..BuildConfig::preset(&ICEBREAKER)
+    };
+    let r = build_config(cfg);
+    // The preset is the GEMM-only device, and its packed logic cells fit the UP5K.
     assert!(!r.config.geometry.vector_unit);
+    let lc = r.placed.as_ref().expect("the packing-only run")["ICESTORM_LC"];
+    assert!(lc.used <= lc.available && lc.available == 5280, "{lc:?}");
+    // More logic cells than LUT4s: flip-flops that share no LUT take cells of their own.
+    assert!(lc.used > r.synthesis.luts.used, "{lc:?}");
+    // Routing is what fails: stopped at the limit, which the reason states with the fill.
+    assert_eq!(r.outcome, Outcome::DoesNotRoute, "{}", r.reason);
     assert!(
-        r.reason.contains("logic cells after packing (ICESTORM_LC)"),
+        r.reason
+            .contains(&format!("after {ICEBREAKER_CI_LIMIT_S} s"))
+            && r.reason.contains("logic cells used")
+            && r.reason.contains("still routing"),
         "{}",
         r.reason
     );
-    let lc = r.placed.as_ref().expect("the packing-only run")["ICESTORM_LC"];
-    assert!(lc.used > lc.available && lc.available == 5280, "{lc:?}");
-    // More logic cells than LUT4s: flip-flops that share no LUT take cells of their own (the
-    // LUT4 count alone is just under the device's 5,280).
-    assert!(lc.used > r.synthesis.luts.used, "{lc:?}");
+    assert!(r.bitstream.is_none());
     // The breakdown names the blocks, and their logic-cell estimates (LUTs plus lone
     // flip-flops and carries) add up to within 2 % of what the packer counted.
     assert!(

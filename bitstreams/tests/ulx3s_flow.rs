@@ -34,6 +34,7 @@ fn small_ulx3s_build_fits_meets_timing_and_maps_every_multiplier() {
             scratch_words: 256,
             max_body: 256,
         },
+        place_route_limit_s: 3600,
     };
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("ulx3s-flow")

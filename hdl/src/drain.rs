@@ -1,20 +1,23 @@
 //! The tile drain: replays each finished tile as one event per row and turns the events into
 //! the C write commands of every column (docs/hardware.md, "Drain").
 
-use crate::column_convert::{CIN_LEAD, HEAD_LATENCY};
+use crate::column_convert::HEAD_LATENCY;
 use crate::macc::MACC_LATENCY;
 use crate::SCRATCH_ADDR_BITS as AB;
 use rust_hdl::prelude::*;
 
 /// Stages of the tile-info pipeline between the issue of a tile's last beat and the cycle
 /// before its drain (whose first event is one cycle later still): one more than the PE's
-/// latency, which delays every sum, less the [`CIN_LEAD`] cycles by which the drain runs ahead
-/// of the sums to read their `C_in`.
-pub const TILE_INFO_STAGES: usize = MACC_LATENCY + 1 - CIN_LEAD;
-const _: () = assert!(MACC_LATENCY + 1 > CIN_LEAD, "the tile info needs a stage");
+/// latency, which delays every sum.
+pub const TILE_INFO_STAGES: usize = MACC_LATENCY + 1;
 
 /// Cycles from the issue of a tile's last beat (`tile_last` high) to its first event (`ev`).
-pub const FIRST_EVENT_DELAY: usize = TILE_INFO_STAGES + 1 + CIN_LEAD;
+pub const FIRST_EVENT_DELAY: usize = TILE_INFO_STAGES + 1;
+
+const _: () = assert!(
+    HEAD_LATENCY == 1,
+    "the write command waits one register per head stage"
+);
 
 /// The drain of `GemmCore<R, C>`'s controller.
 ///
@@ -23,11 +26,9 @@ pub const FIRST_EVENT_DELAY: usize = TILE_INFO_STAGES + 1 + CIN_LEAD;
 /// `R` cycles two apart, one per row of the tile, row 0 first. Each event produces column 0's
 /// C write command (address `tile_cbase + p * stride` for row `p`, enabled for the tile's
 /// valid rows only), which reaches the C bank of column `q` after `HEAD_LATENCY + 1 + q`
-/// more cycles, when that column's head has converted the row.
-///
-/// Inside, the events happen [`CIN_LEAD`] cycles earlier, when column 0 reads the row's
-/// `C_in` (which the head wants that much ahead of the sum); the event outputs and the tile
-/// mark go through `CIN_LEAD` registers, the write commands through `CIN_LEAD` more.
+/// more cycles, when that column's head has converted the row. Each event also reads the
+/// row's `C_in` from column 0's C bank, which answers in the cycle the row's sum reaches the
+/// head.
 #[derive(LogicBlock)]
 pub struct Drain<const R: usize, const C: usize> {
     /// Clock.
@@ -57,14 +58,13 @@ pub struct Drain<const R: usize, const C: usize> {
     /// Write address of C bank `q`.
     pub c_addr: Vec<Signal<Out, Bits<AB>>>,
     /// Read address of C bank `q`: the C address of the row whose sum reaches column `q`'s
-    /// head `CIN_LEAD + 1` cycles later (event cycle + `q` - `CIN_LEAD`), so that `C_in`
-    /// arrives `CIN_LEAD` cycles before the sum, as the head wants it.
+    /// head next cycle (event cycle + `q`), when the bank's `C_in` answers.
     pub c_rd_addr: Vec<Signal<Out, Bits<AB>>>,
     ti_valid: Vec<DFF<Bit>>,
     ti_rowend: Vec<DFF<Bit>>,
     ti_cbase: Vec<DFF<Bits<AB>>>,
     ti_rows: Vec<DFF<Bits<9>>>,
-    // The early events (CIN_LEAD cycles before the outputs), and the outputs' delay lines.
+    // The events.
     ev_reg: DFF<Bit>,
     ev_first_reg: DFF<Bit>,
     ev_lastrow_reg: DFF<Bit>,
@@ -75,15 +75,9 @@ pub struct Drain<const R: usize, const C: usize> {
     dr_left: DFF<Bits<9>>,
     dr_wleft: DFF<Bits<9>>,
     dr_gap: DFF<Bit>,
-    late_ev: Vec<DFF<Bit>>,
-    late_first: Vec<DFF<Bit>>,
-    late_lastrow: Vec<DFF<Bit>>,
-    late_rowend: Vec<DFF<Bit>>,
-    late_load: Vec<DFF<Bit>>,
-    early_load: Signal<Local, Bit>,
-    // Write commands of column 0, delayed by the column head's latency and CIN_LEAD.
-    wd_we: Vec<DFF<Bit>>,
-    wd_addr: Vec<DFF<Bits<AB>>>,
+    // Write command of column 0, delayed by the column head's latency (one register).
+    wd_we: DFF<Bit>,
+    wd_addr: DFF<Bits<AB>>,
     // Write command chain: stage q is column q's write this cycle.
     wch_we: Vec<DFF<Bit>>,
     wch_addr: Vec<DFF<Bits<AB>>>,
@@ -130,14 +124,8 @@ impl<const R: usize, const C: usize> Default for Drain<R, C> {
             dr_left: Default::default(),
             dr_wleft: Default::default(),
             dr_gap: Default::default(),
-            late_ev: many(CIN_LEAD),
-            late_first: many(CIN_LEAD),
-            late_lastrow: many(CIN_LEAD),
-            late_rowend: many(CIN_LEAD),
-            late_load: many(CIN_LEAD),
-            early_load: Default::default(),
-            wd_we: many(HEAD_LATENCY + CIN_LEAD),
-            wd_addr: many(HEAD_LATENCY + CIN_LEAD),
+            wd_we: Default::default(),
+            wd_addr: Default::default(),
             wch_we: many(C),
             wch_addr: many(C),
             rch_addr: many(C - 1),
@@ -165,37 +153,14 @@ impl<const R: usize, const C: usize> Logic for Drain<R, C> {
             dr_wleft,
             dr_gap
         );
-        // The outputs: the early events and tile mark, CIN_LEAD cycles later.
-        for i in 0..CIN_LEAD {
-            self.late_ev[i].clock.next = self.clock.val();
-            self.late_first[i].clock.next = self.clock.val();
-            self.late_lastrow[i].clock.next = self.clock.val();
-            self.late_rowend[i].clock.next = self.clock.val();
-            self.late_load[i].clock.next = self.clock.val();
-        }
-        self.late_ev[0].d.next = self.ev_reg.q.val();
-        self.late_first[0].d.next = self.ev_first_reg.q.val();
-        self.late_lastrow[0].d.next = self.ev_lastrow_reg.q.val();
-        self.late_rowend[0].d.next = self.ev_rowend_reg.q.val();
-        for i in 1..CIN_LEAD {
-            self.late_ev[i].d.next = self.late_ev[i - 1].q.val();
-            self.late_first[i].d.next = self.late_first[i - 1].q.val();
-            self.late_lastrow[i].d.next = self.late_lastrow[i - 1].q.val();
-            self.late_rowend[i].d.next = self.late_rowend[i - 1].q.val();
-            self.late_load[i].d.next = self.late_load[i - 1].q.val();
-        }
-        for i in (CIN_LEAD - 1)..CIN_LEAD {
-            self.ev.next = self.late_ev[i].q.val();
-            self.ev_first.next = self.late_first[i].q.val();
-            self.ev_lastrow.next = self.late_lastrow[i].q.val();
-            self.ev_rowend.next = self.late_rowend[i].q.val();
-            self.col_load.next = self.late_load[i].q.val();
-        }
+        self.ev.next = self.ev_reg.q.val();
+        self.ev_first.next = self.ev_first_reg.q.val();
+        self.ev_lastrow.next = self.ev_lastrow_reg.q.val();
+        self.ev_rowend.next = self.ev_rowend_reg.q.val();
 
         // A tile's sums reach column 0's head two cycles apart, row 0 first, from
-        // TILE_INFO_STAGES + 2 + CIN_LEAD cycles after the issue of its last beat
-        // (docs/hardware.md). The early events come CIN_LEAD + 1 cycles before each of them:
-        // the row's C_in is read then.
+        // TILE_INFO_STAGES + 2 cycles after the issue of its last beat (docs/hardware.md).
+        // The events come one cycle before each of them: the row's C_in is read then.
         for i in 0..TILE_INFO_STAGES {
             self.ti_valid[i].clock.next = self.clock.val();
             self.ti_rowend[i].clock.next = self.clock.val();
@@ -216,9 +181,8 @@ impl<const R: usize, const C: usize> Logic for Drain<R, C> {
         self.ev_first_reg.d.next = false;
         self.ev_lastrow_reg.d.next = false;
         self.ev_we.d.next = false;
-        self.early_load.next = false;
         for i in (TILE_INFO_STAGES - 1)..TILE_INFO_STAGES {
-            self.early_load.next = self.ti_valid[i].q.val();
+            self.col_load.next = self.ti_valid[i].q.val();
             if self.ti_valid[i].q.val() {
                 self.ev_reg.d.next = true;
                 self.ev_first_reg.d.next = true;
@@ -249,38 +213,27 @@ impl<const R: usize, const C: usize> Logic for Drain<R, C> {
             }
         }
 
-        self.late_load[0].d.next = self.early_load.val();
-
         // C writes: column 0's, once its head has converted the row, then one register per
         // column for the others.
-        for i in 0..(HEAD_LATENCY + CIN_LEAD) {
-            self.wd_we[i].clock.next = self.clock.val();
-            self.wd_addr[i].clock.next = self.clock.val();
-        }
-        self.wd_we[0].d.next = self.ev_we.q.val();
-        self.wd_addr[0].d.next = self.ev_addr.q.val();
-        for i in 1..(HEAD_LATENCY + CIN_LEAD) {
-            self.wd_we[i].d.next = self.wd_we[i - 1].q.val();
-            self.wd_addr[i].d.next = self.wd_addr[i - 1].q.val();
-        }
+        self.wd_we.clock.next = self.clock.val();
+        self.wd_addr.clock.next = self.clock.val();
+        self.wd_we.d.next = self.ev_we.q.val();
+        self.wd_addr.d.next = self.ev_addr.q.val();
         for q in 0..C {
             self.wch_we[q].clock.next = self.clock.val();
             self.wch_addr[q].clock.next = self.clock.val();
             self.c_we[q].next = self.wch_we[q].q.val();
             self.c_addr[q].next = self.wch_addr[q].q.val();
         }
-        for i in (HEAD_LATENCY + CIN_LEAD - 1)..(HEAD_LATENCY + CIN_LEAD) {
-            self.wch_we[0].d.next = self.wd_we[i].q.val();
-            self.wch_addr[0].d.next = self.wd_addr[i].q.val();
-        }
+        self.wch_we[0].d.next = self.wd_we.q.val();
+        self.wch_addr[0].d.next = self.wd_addr.q.val();
         for q in 1..C {
             self.wch_we[q].d.next = self.wch_we[q - 1].q.val();
             self.wch_addr[q].d.next = self.wch_addr[q - 1].q.val();
         }
 
-        // C_in reads: column 0 reads in the early event cycle (the RAM answers next cycle,
-        // CIN_LEAD cycles before the sum), column q one register later per column, like the
-        // sums' row words.
+        // C_in reads: column 0 reads in the event cycle (the RAM answers next cycle, with the
+        // sum), column q one register later per column, like the sums' row words.
         self.c_rd_addr[0].next = self.ev_addr.q.val();
         for i in 0..(C - 1) {
             self.rch_addr[i].clock.next = self.clock.val();
@@ -403,11 +356,11 @@ mod tests {
             assert_eq!(got.0[t], want.0[t], "{R}x{C}: flags in cycle {t}");
             assert_eq!(got.1[t], want.1[t], "{R}x{C}: writes in cycle {t}");
         }
-        // Bank q reads row p's C_in address q - CIN_LEAD cycles after the row's event (all R
+        // Bank q reads row p's C_in address q cycles after the row's event (all R
         // rows, the rows that are not written included: their words are never used).
         for x in tiles {
             for p in 0..R {
-                let t = x.issue + FIRST_EVENT_DELAY + 2 * p - CIN_LEAD;
+                let t = x.issue + FIRST_EVENT_DELAY + 2 * p;
                 for (q, row) in reads.iter().skip(t).take(C).enumerate() {
                     let want = x.cbase + p as u64 * stride;
                     assert_eq!(

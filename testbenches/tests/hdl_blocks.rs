@@ -5,7 +5,7 @@
 //! streams of results with their row and column words); the whole core runs a few small
 //! GEMMs, since rust-hdl's simulator is slow for large designs.
 
-use qtrain_hdl::column_convert::{ColumnConvert, CIN_LEAD, HEAD_LATENCY};
+use qtrain_hdl::column_convert::{ColumnConvert, CORE_ACC_BOUND, HEAD_LATENCY};
 use qtrain_hdl::controller::gemm_cycles;
 use qtrain_hdl::convert::{simulate_convert, Convert};
 use qtrain_hdl::lfsr::Lfsr;
@@ -100,7 +100,7 @@ fn convert_matches_model_on_random_and_corner_cases() {
         let rounding = Rounding::ALL[rng.gen_range(0..3)];
         let r = rng.gen::<u16>();
         let want = convert(acc, shift, rounding, r);
-        let got = simulate_convert(&mut uut, acc, shift, rounding as u8, r);
+        let got = simulate_convert(&mut uut, acc, 0, shift, rounding as u8, r);
         assert_eq!(got, want, "acc={acc} s={shift} {rounding} r={r:#06x}");
         saturated += usize::from(want == i16::MAX || want == i16::MIN);
         ties += usize::from(shift >= 1 && acc.rem_euclid(1 << shift) == 1 << (shift - 1));
@@ -158,21 +158,24 @@ fn column_head_converts_with_row_and_column_words() {
     for tile in 0..600 {
         let shift = rng.gen_range(-15..=30);
         let rounding = Rounding::ALL[tile % 3];
-        // Accumulation (numerics §6) needs s >= 0; then C_in · 2^s is added to each sum, which
-        // with the near-limit sums of `interesting_acc` and large s wraps the 48-bit sum.
+        // Accumulation (numerics §6) needs s >= 0; then C_in · 2^s is added to each sum, whose
+        // magnitude a core keeps within CORE_ACC_BOUND (the near-limit sums of
+        // `interesting_acc` are clamped to it).
         let accumulate = shift >= 0 && tile % 2 == 0;
         uut.shift.next = bits((shift as u64) & 0x3F);
         uut.rounding.next = bits(rounding as u64);
         uut.accumulate.next = accumulate;
         let cb = rng.gen::<u16>();
         // Results arrive back to back here (closer than in the array): the head is pipelined.
-        // Row r's C_in is driven in cycle r, CIN_LEAD cycles before its sum; the column word
-        // is loaded in the cycle before the first sum.
+        // Row r's sum and C_in are driven in cycle r + 1; the column word is loaded in cycle 0.
         let rows = rng.gen_range(1..=8);
         let mut want = vec![];
         let mut feed = vec![];
         for _ in 0..rows {
-            let acc = interesting_acc(&mut rng, shift);
+            let mut acc = interesting_acc(&mut rng, shift);
+            if accumulate {
+                acc = acc.clamp(-CORE_ACC_BOUND, CORE_ACC_BOUND);
+            }
             let ra = rng.gen::<u16>();
             let c_in = match rng.gen_range(0..4) {
                 0 => i16::MAX,
@@ -188,19 +191,20 @@ fn column_head_converts_with_row_and_column_words() {
             feed.push((acc, ra, c_in));
         }
         let mut got = vec![];
-        for t in 0..CIN_LEAD + rows + HEAD_LATENCY - 1 {
+        for t in 0..1 + rows + HEAD_LATENCY - 1 {
             // Around the rows C_in is whatever the C bank read last: it must not matter.
-            let c_in = feed.get(t).map_or(rng.gen::<i16>(), |f| f.2);
+            let row = t.checked_sub(1).and_then(|r| feed.get(r));
+            let c_in = row.map_or(rng.gen::<i16>(), |f| f.2);
             uut.cin.next = bits(u64::from(c_in as u16));
-            uut.load_cb.next = t + 1 == CIN_LEAD;
+            uut.load_cb.next = t == 0;
             // The column word input is only read when loading.
-            uut.cb.next = bits(u64::from(if t + 1 == CIN_LEAD { cb } else { rng.gen() }));
-            if let Some(&(acc, ra, _)) = t.checked_sub(CIN_LEAD).and_then(|r| feed.get(r)) {
+            uut.cb.next = bits(u64::from(if t == 0 { cb } else { rng.gen() }));
+            if let Some(&(acc, ra, _)) = row {
                 uut.acc.next = bits48(acc);
                 uut.ra.next = bits(u64::from(ra));
             }
             cycle(&mut uut, clock);
-            if t + 1 >= CIN_LEAD + HEAD_LATENCY {
+            if t >= HEAD_LATENCY {
                 got.push(uut.q.val().to_u16() as i16);
             }
         }

@@ -109,6 +109,11 @@ pub struct CommandEngine<const R: usize, const C: usize> {
     commands: DFF<Bits<32>>,
     last_status: DFF<Bits<8>>,
     busy_cycles: DFF<Bits<64>>,
+    // The counter's enable and clear, registered: a counter whose controls are flip-flops maps
+    // to one LUT per bit (the clear is the register's synchronous reset); otherwise 64 to 126
+    // LUTs, depending on the build. It counts one cycle behind the state.
+    busy_count: DFF<Bit>,
+    busy_clear: DFF<Bit>,
     last_valid: DFF<Bit>,
     last_seq: DFF<Bits<16>>,
     last_len: DFF<Bits<BB>>,
@@ -239,6 +244,8 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             commands: Default::default(),
             last_status: Default::default(),
             busy_cycles: Default::default(),
+            busy_count: Default::default(),
+            busy_clear: Default::default(),
             last_valid: Default::default(),
             last_seq: Default::default(),
             last_len: Default::default(),
@@ -322,6 +329,8 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
             commands,
             last_status,
             busy_cycles,
+            busy_count,
+            busy_clear,
             last_valid,
             last_seq,
             last_len,
@@ -479,7 +488,11 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
         self.ext_byte.inp.next = self.rd_data.val();
         self.ext_word.inp.next = self.rd_data.val();
 
-        if self.state.q.val() != self.s_idle.val() {
+        self.busy_count.d.next = self.state.q.val() != self.s_idle.val();
+        self.busy_clear.d.next = false;
+        if self.busy_clear.q.val() {
+            self.busy_cycles.d.next = self.zero64.val();
+        } else if self.busy_count.q.val() {
             self.busy_cycles.d.next = self.busy_cycles.q.val() + self.one64.val();
         }
 
@@ -551,7 +564,7 @@ impl<const R: usize, const C: usize> Logic for CommandEngine<R, C> {
                     } else if self.decode.action.val() == self.a_reset.val() {
                         self.commands.d.next = self.zero32.val();
                         self.last_status.d.next = self.zero8.val();
-                        self.busy_cycles.d.next = self.zero64.val();
+                        self.busy_clear.d.next = true;
                         self.clear_counters.next = true;
                     } else if self.decode.action.val() == self.a_write.val() {
                         self.idx.d.next = self.b12.val();

@@ -365,6 +365,7 @@ impl Logic for VectorUnit {
 
         // The conversion's inputs come from registers (its first stage is a full cycle).
         self.conv.acc.next = self.acc.q.val();
+        self.conv.cin.next = self.zero16.val();
         self.conv.shift.next = self.shift.q.val();
         self.conv.rounding.next = self.round.q.val();
         self.conv.r.next = self.r_el.q.val();

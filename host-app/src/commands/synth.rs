@@ -45,6 +45,10 @@ pub struct SynthArgs {
     /// bench, for its area and Fmax; not a usable bitstream).
     #[arg(long, value_enum, default_value_t = TopArg::Device)]
     pub top: TopArg,
+    /// Seconds nextpnr may take to place and route before the build stops as `does_not_route`
+    /// (default: 900 on the iCE40, 3600 on the ECP5).
+    #[arg(long)]
+    pub place_route_limit: Option<u64>,
     /// Output root: the build goes to DIR/<board>/<config>/.
     #[arg(long, default_value = "bitstreams")]
     pub out: PathBuf,
@@ -91,6 +95,10 @@ pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
         cfg.freq_mhz = f;
     }
     cfg.seed = args.seed;
+    if let Some(limit) = args.place_route_limit {
+        anyhow::ensure!(limit > 0, "--place-route-limit must be at least 1 second");
+        cfg.place_route_limit_s = limit;
+    }
     let p = board.preset.geometry;
     cfg.geometry = GeometryPreset {
         mem_words: args.mem_words.unwrap_or(p.mem_words),
@@ -103,7 +111,8 @@ pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
 }
 
 /// Runs the flow; exit code 0 when the bitstream meets timing with every multiplier in a DSP,
-/// 1 when it does not fit or misses timing (report.json says why).
+/// 1 when it does not fit, does not route within the limit or misses timing (report.json
+/// says why).
 pub fn run(args: SynthArgs) -> anyhow::Result<i32> {
     let cfg = config(&args)?;
     let tools = find_toolchain_here(cfg.board.family)?;
