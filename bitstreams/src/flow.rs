@@ -2,6 +2,7 @@
 //! timing checks and report.json.
 
 use crate::boards::{Board, Family, GeometryPreset};
+use crate::dsp_clock::tie_idle_dsp_clocks;
 use crate::link::{choose_link, LinkSettings};
 use crate::netlist_blocks::{flat_breakdown, BlockUsage};
 use crate::pll::{ecp5_pll, ice40_pll, Ecp5PllSettings, PllError};
@@ -98,7 +99,7 @@ impl BuildConfig {
             );
         }
         format!(
-            "{}x{}-{}mhz-mem{}-k{}-body{}{}-seed{}",
+            "{}x{}-{}mhz-mem{}-k{}-body{}{}{}-seed{}",
             self.rows,
             self.cols,
             self.freq_mhz,
@@ -109,6 +110,11 @@ impl BuildConfig {
                 ""
             } else {
                 "-gemm-only"
+            },
+            if self.geometry.windows_in_dsps {
+                "-dspwin"
+            } else {
+                ""
             },
             self.seed
         )
@@ -394,6 +400,16 @@ pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, F
         "yosys.log",
     )?;
     let read = |name: &str| fs::read_to_string(dir.join(name));
+    if family == Family::Ice40 {
+        // nextpnr-ice40 cannot route a constant to a DSP clock pin (see `dsp_clock`).
+        let mut netlist: serde_json::Value = serde_json::from_str(&read("netlist.json")?)
+            .map_err(|e| FlowError::Config(format!("netlist.json: {e}")))?;
+        if tie_idle_dsp_clocks(&mut netlist).map_err(FlowError::Config)? > 0 {
+            let text = serde_json::to_string(&netlist)
+                .map_err(|e| FlowError::Config(format!("netlist.json: {e}")))?;
+            fs::write(dir.join("netlist.json"), text)?;
+        }
+    }
     let stat = parse_stat(&read("stat.json")?).map_err(FlowError::Config)?;
     let cells = CellCounts::from_cells(
         family,

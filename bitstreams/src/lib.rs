@@ -9,6 +9,7 @@
 //! docs/bitstreams.md is the user's guide.
 
 pub mod boards;
+pub mod dsp_clock;
 pub mod flow;
 pub mod link;
 pub mod netlist_blocks;

@@ -33,6 +33,7 @@ fn small_ulx3s_build_fits_meets_timing_and_maps_every_multiplier() {
             mem_words: 1024,
             scratch_words: 256,
             max_body: 256,
+            windows_in_dsps: false,
         },
         place_route_limit_s: 3600,
     };

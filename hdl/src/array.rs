@@ -18,8 +18,7 @@ use rust_hdl::prelude::*;
 /// the row word `ra_in` of cycle `t` reaches head `q` in `t + 1 + q`, together with whatever
 /// sum column `q` delivers then, and `cb_load_in` of cycle `t` makes head `q` take the
 /// broadcast column word `cb_in` of cycle `t + 1 + q`. `c_in[q]` must hold `C_in` of the sum
-/// that reaches head `q` [`crate::column_convert::CIN_LEAD`] cycles later (used with
-/// `accumulate`). `c_out[q]` is head `q`'s
+/// that reaches head `q` in the same cycle (used with `accumulate`). `c_out[q]` is head `q`'s
 /// converted word, [`crate::column_convert::HEAD_LATENCY`] cycles after the sum reached the
 /// head.
 ///
@@ -52,7 +51,7 @@ pub struct Array<const R: usize, const C: usize> {
     pub rounding: Signal<In, Bits<2>>,
     /// Accumulating GEMM (held for the whole GEMM): head `q` adds `c_in[q] · 2^shift`.
     pub accumulate: Signal<In, Bit>,
-    /// `C_in` of the element whose sum reaches head `q` `CIN_LEAD` cycles later.
+    /// `C_in` of the element whose sum reaches head `q` in the same cycle.
     pub c_in: Vec<Signal<In, Bits<16>>>,
     /// The converted words leaving each column head.
     pub c_out: Vec<Signal<Out, Bits<16>>>,
@@ -69,6 +68,19 @@ pub struct Array<const R: usize, const C: usize> {
 
 fn many<T: Default>(n: usize) -> Vec<T> {
     (0..n).map(|_| T::default()).collect()
+}
+
+impl<const R: usize, const C: usize> Array<R, C> {
+    /// This array with every head's converter window in DSP multipliers
+    /// ([`crate::convert::Convert::with_window_in_dsps`]): three more per column.
+    pub fn with_windows_in_dsps(mut self) -> Self {
+        self.head = self
+            .head
+            .into_iter()
+            .map(ColumnConvert::with_window_in_dsps)
+            .collect();
+        self
+    }
 }
 
 impl<const R: usize, const C: usize> Default for Array<R, C> {

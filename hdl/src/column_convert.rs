@@ -77,6 +77,15 @@ impl Default for ColumnConvert {
     }
 }
 
+impl ColumnConvert {
+    /// This head with its converter's window in DSP multipliers
+    /// ([`Convert::with_window_in_dsps`]).
+    pub fn with_window_in_dsps(mut self) -> Self {
+        self.conv = self.conv.with_window_in_dsps();
+        self
+    }
+}
+
 impl Logic for ColumnConvert {
     #[hdl_gen]
     fn update(&mut self) {

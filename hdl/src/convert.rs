@@ -1,5 +1,6 @@
 //! The conversion of a 48-bit accumulator to a 16-bit word (numerics §4), two stages.
 
+use crate::dsp_window::DspWindow;
 use crate::extend::{SignExtend, ZeroExtend};
 use rust_hdl::prelude::*;
 
@@ -58,6 +59,10 @@ pub struct Convert {
     /// The converted, saturated word (two's complement) of the previous cycle's inputs.
     pub q: Signal<Out, Bits<16>>,
     acc_ext: ZeroExtend<48, 79>,
+    dsp_window: DspWindow,
+    // Take the window from `dsp_window` (three multipliers) instead of the shifter; a
+    // construction constant, so synthesis keeps only one of the two.
+    window_in_dsps: Constant<Bit>,
     win_ext: SignExtend<33, 34>,
     cin_ext: SignExtend<16, 34>,
     radd_ext: ZeroExtend<16, 34>,
@@ -108,6 +113,8 @@ impl Default for Convert {
             r: Default::default(),
             q: Default::default(),
             acc_ext: Default::default(),
+            dsp_window: Default::default(),
+            window_in_dsps: Constant::new(false),
             win_ext: Default::default(),
             cin_ext: Default::default(),
             radd_ext: Default::default(),
@@ -140,6 +147,15 @@ impl Default for Convert {
     }
 }
 
+impl Convert {
+    /// The same converter with its window taken by three 16 x 16 multipliers ([`DspWindow`])
+    /// instead of a 79-bit shifter: for boards with DSP blocks to spare and few logic cells.
+    pub fn with_window_in_dsps(mut self) -> Self {
+        self.window_in_dsps = Constant::new(true);
+        self
+    }
+}
+
 impl Logic for Convert {
     #[hdl_gen]
     fn update(&mut self) {
@@ -151,7 +167,12 @@ impl Logic for Convert {
         self.padded.next = self.acc_ext.out.val() << self.thirtyone7.val();
         self.amount.next = self.shift.val() + self.fifteen6.val();
         self.win_src.next = self.padded.val() >> self.amount.val();
+        self.dsp_window.acc.next = self.acc.val();
+        self.dsp_window.shift.next = self.shift.val();
         self.st_win.d.next = self.win_src.val().get_bits::<33>(0);
+        if self.window_in_dsps.val() {
+            self.st_win.d.next = self.dsp_window.win.val();
+        }
         self.mask.next = self.ones48.val() << (self.shift.val() + self.sixteen6.val());
         self.sign_fill.next = self.zero48.val();
         if self.acc.val().get_bit(47) {
@@ -227,8 +248,13 @@ mod tests {
 
     #[test]
     fn edge_cases_match_model() {
-        let mut uut = Convert::default();
-        uut.connect_all();
+        for mut uut in [Convert::default(), Convert::default().with_window_in_dsps()] {
+            uut.connect_all();
+            edge_cases_of(&mut uut);
+        }
+    }
+
+    fn edge_cases_of(uut: &mut Convert) {
         let accs = [
             0i64,
             1,
@@ -252,7 +278,7 @@ mod tests {
                     (2, Rounding::Stochastic),
                 ] {
                     for r in [0u16, 1, 0x8000, 0xFFFF, 0x1234] {
-                        let got = simulate_convert(&mut uut, acc, 0, shift, code, r);
+                        let got = simulate_convert(uut, acc, 0, shift, code, r);
                         let want = convert(acc, shift, mode, r);
                         assert_eq!(got, want, "acc={acc} s={shift} mode={code} r={r:#x}");
                     }
@@ -263,11 +289,16 @@ mod tests {
 
     #[test]
     fn cin_added_after_the_shift_matches_model() {
+        for mut uut in [Convert::default(), Convert::default().with_window_in_dsps()] {
+            uut.connect_all();
+            cin_cases_of(&mut uut);
+        }
+    }
+
+    fn cin_cases_of(uut: &mut Convert) {
         // Every shift C_in may use (s >= 0), accumulators up to MAX_ACC_WITH_CIN in
         // magnitude and at the edges where y + cin crosses the 16- and 17-bit ranges.
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut uut = Convert::default();
-        uut.connect_all();
         let (mut saturated, mut near_edge) = (0, 0);
         for _ in 0..20_000 {
             let shift = rng.gen_range(0..=30);
@@ -301,7 +332,7 @@ mod tests {
             ][rng.gen_range(0..3)];
             let r = rng.gen::<u16>();
             let want = convert(wrap48(acc + (i64::from(cin) << shift)), shift, mode, r);
-            let got = simulate_convert(&mut uut, acc, cin, shift, code, r);
+            let got = simulate_convert(uut, acc, cin, shift, code, r);
             assert_eq!(
                 got, want,
                 "acc={acc} cin={cin} s={shift} mode={code} r={r:#x}"

@@ -33,6 +33,7 @@ pub mod core;
 pub mod core_bench;
 pub mod device;
 pub mod drain;
+pub mod dsp_window;
 pub mod extend;
 pub mod lfsr;
 pub mod link;
@@ -49,7 +50,7 @@ pub use device::{DeviceGeometry, DeviceTop, GeometryError};
 pub use link::echo::uart_echo_verilog;
 pub use rtlsim::{simulate_gemm, simulate_gemm_acc};
 pub use verilog::{
-    core_bench_verilog, core_verilog_sized, device_top_verilog, device_top_verilog_sized,
-    gemm_core_verilog, is_generated, HdlError, BENCH_ONLY_SHAPES, BOARD_SHAPES, SUPPORTED_SHAPES,
-    VERILATOR_LINT_CONFIG,
+    core_bench_verilog, core_verilog_sized, core_verilog_with_windows_in_dsps, device_top_verilog,
+    device_top_verilog_sized, gemm_core_verilog, is_generated, HdlError, BENCH_ONLY_SHAPES,
+    BOARD_SHAPES, SUPPORTED_SHAPES, VERILATOR_LINT_CONFIG,
 };

@@ -110,6 +110,12 @@ fn verilog_of<const R: usize, const C: usize>(scratch_words: usize) -> String {
     generate_verilog(&core)
 }
 
+fn verilog_with_windows_in_dsps_of<const R: usize, const C: usize>(scratch_words: usize) -> String {
+    let mut core = GemmCore::<R, C>::with_scratch_words(scratch_words).with_windows_in_dsps();
+    core.connect_all();
+    generate_verilog(&core)
+}
+
 fn device_verilog_of<const R: usize, const C: usize>(geometry: &DeviceGeometry) -> String {
     let mut top = DeviceTop::<R, C>::new(geometry);
     top.connect_all();
@@ -171,6 +177,18 @@ pub fn core_verilog_sized(
 ) -> Result<String, HdlError> {
     check_scratch_words(scratch_words)?;
     by_shape!(rows, cols, verilog_of(scratch_words)).ok_or_else(|| unsupported(rows, cols))
+}
+
+/// [`core_verilog_sized`] with the column heads' converter windows in DSP multipliers
+/// ([`GemmCore::with_windows_in_dsps`]): the same ports and results.
+pub fn core_verilog_with_windows_in_dsps(
+    rows: usize,
+    cols: usize,
+    scratch_words: usize,
+) -> Result<String, HdlError> {
+    check_scratch_words(scratch_words)?;
+    by_shape!(rows, cols, verilog_with_windows_in_dsps_of(scratch_words))
+        .ok_or_else(|| unsupported(rows, cols))
 }
 
 fn bench_verilog_of<const R: usize, const C: usize>(scratch_words: usize) -> String {

@@ -159,7 +159,8 @@ fn sized_devices_and_cores_lint_clean() {
     // The iCEBreaker's GEMM-only device, and the core bench of `qtrain synth --top core`.
     let lean = qtrain_hdl::DeviceGeometry::new(1024, 256, 512)
         .unwrap()
-        .gemm_only();
+        .gemm_only()
+        .with_windows_in_dsps();
     let verilog = qtrain_hdl::device_top_verilog_sized(1, 1, &lean).unwrap();
     assert_clean("device1x1_gemm_only", &verilog);
     for (r, c) in [(8, 1), (2, 2)] {

@@ -226,11 +226,11 @@ fn random_commands_on_a_small_geometry_match_the_engine() {
     random_sequence(&mut pair, "2x2 small", 22, 120, beyond_the_limits());
 }
 
-/// The GEMM-only device (the iCEBreaker's build): every vector command is UNKNOWN_COMMAND on
-/// both sides, everything else as before.
+/// The GEMM-only device with its converter windows in DSP multipliers (the iCEBreaker's
+/// build): every vector command is UNKNOWN_COMMAND on both sides, everything else as before.
 #[test]
 fn random_commands_on_a_gemm_only_device_match_the_engine() {
-    let Some(mut pair) = open_pair_of(small().gemm_only()) else {
+    let Some(mut pair) = open_pair_of(small().gemm_only().with_windows_in_dsps()) else {
         return;
     };
     assert_eq!(pair.model.capabilities().ops, 0);

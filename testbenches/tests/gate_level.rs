@@ -57,18 +57,24 @@ fn rtl() -> String {
     qtrain_hdl::core_verilog_sized(ROWS, COLS, 1 << SCRATCH_BITS).expect("2x2 is supported")
 }
 
-/// The RTL core and the synthesized `target` netlist, both under Verilator.
-fn cores(target: GateTarget) -> Option<(SimCore, GateNetlist, SimCore)> {
-    let rtl = rtl();
+/// The core under test with its converter windows in DSP multipliers (the iCEBreaker's).
+fn rtl_with_windows_in_dsps() -> String {
+    qtrain_hdl::core_verilog_with_windows_in_dsps(ROWS, COLS, 1 << SCRATCH_BITS)
+        .expect("2x2 is supported")
+}
+
+/// The RTL core and the synthesized `target` netlist, both under Verilator; the netlist must
+/// hold `dsps` DSP blocks.
+fn cores(target: GateTarget, rtl: &str, dsps: usize) -> Option<(SimCore, GateNetlist, SimCore)> {
     let netlist = or_skip(
         &format!("synthesizing for {target}"),
-        GateNetlist::synthesize(&rtl, target),
+        GateNetlist::synthesize(rtl, target),
     )?;
     report_netlist(&netlist);
-    assert_mapped(&netlist);
+    assert_mapped(&netlist, dsps);
     let rtl_core = or_skip(
         "simulating the RTL",
-        SimCore::from_verilog(&rtl, ROWS, COLS, SCRATCH_BITS, SimOptions::default()),
+        SimCore::from_verilog(rtl, ROWS, COLS, SCRATCH_BITS, SimOptions::default()),
     )?;
     let gate_core = or_skip(
         &format!("simulating the {target} netlist"),
@@ -91,8 +97,8 @@ fn report_netlist(n: &GateNetlist) {
     );
 }
 
-/// Everything is mapped to the family's cells, and every multiplier sits in a DSP block.
-fn assert_mapped(n: &GateNetlist) {
+/// Everything is mapped to the family's cells, and the `dsps` multipliers sit in DSP blocks.
+fn assert_mapped(n: &GateNetlist, dsps: usize) {
     let generic: Vec<&String> = n.cells().keys().filter(|c| c.starts_with('$')).collect();
     assert!(
         generic.is_empty(),
@@ -101,8 +107,8 @@ fn assert_mapped(n: &GateNetlist) {
     );
     assert_eq!(
         n.cell_count(n.target().dsp_cell()),
-        ROWS * COLS,
-        "{}: one {} per PE expected: {:?}",
+        dsps,
+        "{}: {dsps} {} expected: {:?}",
         n.target(),
         n.target().dsp_cell(),
         n.cells()
@@ -240,7 +246,12 @@ fn sweep(
 }
 
 fn check_family(target: GateTarget, seed: u64) {
-    let Some((mut rtl, _netlist, mut gate)) = cores(target) else {
+    check_netlist(target, seed, &rtl(), ROWS * COLS);
+}
+
+/// The GEMM sweep on `rtl`'s `target` netlist, which must hold `dsps` DSP blocks.
+fn check_netlist(target: GateTarget, seed: u64, rtl: &str, dsps: usize) {
+    let Some((mut rtl, _netlist, mut gate)) = cores(target, rtl, dsps) else {
         return;
     };
     let started = std::time::Instant::now();
@@ -263,6 +274,18 @@ fn check_family(target: GateTarget, seed: u64) {
 #[test]
 fn ice40_netlist_matches_model_and_rtl() {
     check_family(GateTarget::Ice40, 0x1CE4_0000);
+}
+
+/// The iCEBreaker's heads: each converter's window from three SB_MAC16 (3 per column besides
+/// the one per PE), through yosys's DSP mapping and its cell models.
+#[test]
+fn ice40_netlist_with_dsp_windows_matches_model_and_rtl() {
+    check_netlist(
+        GateTarget::Ice40,
+        0x1CE4_D5B0,
+        &rtl_with_windows_in_dsps(),
+        ROWS * COLS + 3 * COLS,
+    );
 }
 
 #[test]

@@ -37,8 +37,8 @@ pub const ICEBREAKER: Board = Board {
         sprams: 4,
     },
     // The whole device does not fit the UP5K (docs/bitstreams.md, "iCEBreaker"): this is the
-    // smallest build, GEMM-only (no vector unit), so that `qtrain synth --board icebreaker`
-    // measures how far off it is.
+    // smallest build, GEMM-only (no vector unit), with the converter's window in 3 of the
+    // SB_MAC16 the single PE leaves free.
     preset: Preset {
         rows: 1,
         cols: 1,
@@ -48,6 +48,7 @@ pub const ICEBREAKER: Board = Board {
             mem_words: 1024,
             scratch_words: 256,
             max_body: 512,
+            windows_in_dsps: true,
         },
     },
     loader_board: "ice40_generic",

@@ -89,13 +89,21 @@ pub struct GeometryPreset {
     /// Whether the device has the vector unit (CAPABILITIES `ops`); without it, a GEMM-only
     /// device.
     pub vector_unit: bool,
+    /// Whether the column heads' converter windows are in DSP multipliers (three per column)
+    /// instead of shifters: for a board with DSPs to spare and few logic cells.
+    pub windows_in_dsps: bool,
 }
 
 impl GeometryPreset {
     /// The device geometry these sizes make, checked.
     pub fn device_geometry(&self) -> Result<qtrain_hdl::DeviceGeometry, qtrain_hdl::GeometryError> {
         let g = qtrain_hdl::DeviceGeometry::new(self.mem_words, self.scratch_words, self.max_body)?;
-        Ok(if self.vector_unit { g } else { g.gemm_only() })
+        let g = if self.vector_unit { g } else { g.gemm_only() };
+        Ok(if self.windows_in_dsps {
+            g.with_windows_in_dsps()
+        } else {
+            g
+        })
     }
 }
 

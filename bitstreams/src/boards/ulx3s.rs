@@ -58,6 +58,7 @@ pub const ULX3S: Board = Board {
             mem_words: 32_768,
             scratch_words: 1024,
             max_body: 4096,
+            windows_in_dsps: false,
         },
     },
     loader_board: "ulx3s",

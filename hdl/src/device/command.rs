@@ -218,8 +218,15 @@ impl<const R: usize, const C: usize> CommandEngine<R, C> {
             len: Default::default(),
             tx_busy: Default::default(),
             memory: SizedRam::new(geometry.mem_words()).with_collisions_undefined(),
-            gemm: GemmUnit::new(geometry.scratch_words())
-                .with_dimension_limit(geometry.mem_words().max(geometry.scratch_words())),
+            gemm: {
+                let unit = GemmUnit::new(geometry.scratch_words())
+                    .with_dimension_limit(geometry.mem_words().max(geometry.scratch_words()));
+                if geometry.windows_in_dsps() {
+                    unit.with_windows_in_dsps()
+                } else {
+                    unit
+                }
+            },
             vector: VectorUnit::new(geometry.vector_unit()),
             decode: CommandDecode::new(geometry),
             resp: ResponseBytes::new(R as u8, C as u8, *geometry),

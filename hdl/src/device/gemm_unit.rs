@@ -199,6 +199,13 @@ impl<const R: usize, const C: usize> GemmUnit<R, C> {
         self
     }
 
+    /// This unit with its core's converter windows in DSP multipliers
+    /// ([`GemmCore::with_windows_in_dsps`]).
+    pub fn with_windows_in_dsps(mut self) -> Self {
+        self.core = self.core.with_windows_in_dsps();
+        self
+    }
+
     /// A unit whose core has scratchpad banks of `scratch_words` words (a power of two, at
     /// most `2^SCRATCH_ADDR_BITS`), with pieces planned for that size. K must be at most
     /// `scratch_words`.

@@ -25,12 +25,16 @@ pub const MIN_MAX_BODY: usize = 64;
 ///   A GEMM-only device ([`Self::gemm_only`]) answers UNKNOWN_COMMAND to every vector command
 ///   and leaves the unit's logic out of the netlist: it is what a board too small for the
 ///   whole device (the iCE40UP5K) can still hold.
+/// - `windows_in_dsps`: the converters at the GEMM core's column heads take their window with
+///   three DSP multipliers each instead of a shifter ([`Self::with_windows_in_dsps`]; the same
+///   results): for a board with DSP blocks to spare and few logic cells (the iCE40UP5K).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceGeometry {
     mem_words: usize,
     scratch_words: usize,
     max_body: usize,
     vector_unit: bool,
+    windows_in_dsps: bool,
 }
 
 /// Why a [`DeviceGeometry`] cannot be built.
@@ -59,6 +63,7 @@ impl DeviceGeometry {
         scratch_words: DEVICE_MAX_K,
         max_body: DEVICE_MAX_BODY,
         vector_unit: true,
+        windows_in_dsps: false,
     };
 
     /// CAPABILITIES `ops` of a device with the vector unit: every vector command 0x30..=0x35.
@@ -86,6 +91,7 @@ impl DeviceGeometry {
             scratch_words,
             max_body,
             vector_unit: true,
+            windows_in_dsps: false,
         })
     }
 
@@ -96,6 +102,20 @@ impl DeviceGeometry {
             vector_unit: false,
             ..self
         }
+    }
+
+    /// The same device with the column heads' converter windows in DSP multipliers (three per
+    /// column of the array; see [`crate::convert::Convert::with_window_in_dsps`]).
+    pub const fn with_windows_in_dsps(self) -> DeviceGeometry {
+        DeviceGeometry {
+            windows_in_dsps: true,
+            ..self
+        }
+    }
+
+    /// Whether the converter windows are in DSP multipliers.
+    pub const fn windows_in_dsps(&self) -> bool {
+        self.windows_in_dsps
     }
 
     /// Whether the device has the vector unit.
@@ -163,6 +183,9 @@ impl std::fmt::Display for DeviceGeometry {
         )?;
         if !self.vector_unit {
             write!(f, ", GEMM only (no vector unit)")?;
+        }
+        if self.windows_in_dsps {
+            write!(f, ", converter windows in DSPs")?;
         }
         Ok(())
     }

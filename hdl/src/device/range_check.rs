@@ -15,7 +15,7 @@ const MH: usize = 34 - ME;
 const _: () = assert!(ME == 17 && MH == 17);
 
 /// Cycles from the `start` pulse to `done`.
-pub const RANGE_CHECK_CYCLES: usize = 6;
+pub const RANGE_CHECK_CYCLES: usize = 7;
 
 /// Checks the (up to three) tensors [`super::command_decode::CommandDecode`] describes, and
 /// BIAS_ADD's bias vector, in the protocol's order: the decoder's own status `pre`, then the
@@ -36,9 +36,13 @@ pub const RANGE_CHECK_CYCLES: usize = 6;
 /// | 3 | slot 1 | slot 0's range and overlap |
 /// | 4 | | slot 1's range and overlap |
 ///
-/// and `verdict` holds from cycle 5 (`done`, [`RANGE_CHECK_CYCLES`] after the pulse) until the
-/// next `start`; the decoder's outputs
-/// must hold meanwhile. Ends keep their low 17 bits and a flag for anything above: an end
+/// and the verdict is registered in cycle 5, so `verdict` holds from cycle 6 (`done`,
+/// [`RANGE_CHECK_CYCLES`] after the pulse) until the next `start`. Each cycle's tensor
+/// (address, rows, stride, columns) is selected a cycle ahead and registered. Both registers
+/// keep the decoder's outputs, combinational from the descriptor, out of the long paths: into
+/// the engine's dispatch (the iCEBreaker device's critical path at 20.16 MHz) and into the
+/// end's multiply and adds (the next one, at 20.64 MHz). The decoder's outputs must hold
+/// from `start` until `done`. Ends keep their low 17 bits and a flag for anything above: an end
 /// beyond the memory is out of range however far beyond, and an overlap only counts when
 /// every end is in range, so the overlap compares look at the memory's address bits only.
 #[derive(LogicBlock)]
@@ -86,6 +90,7 @@ pub struct RangeCheck {
     out_end: DFF<Bits<ME>>,
     oor: DFF<Bit>,
     overlap: DFF<Bit>,
+    verdict_reg: DFF<Bits<8>>,
     // This cycle's tensor and the sums of its end.
     // (The address's low 17 bits, and whether any bit above them is set.)
     m_addr: Signal<Local, Bits<18>>,
@@ -93,6 +98,15 @@ pub struct RangeCheck {
     m_rowsm1: Signal<Local, Bits<16>>,
     m_stride: Signal<Local, Bits<16>>,
     m_used: Signal<Local, Bit>,
+    m_cols: Signal<Local, Bits<16>>,
+    next_phase: Signal<Local, Bits<3>>,
+    // The selected tensor, registered.
+    r_addr: DFF<Bits<18>>,
+    r_high: DFF<Bit>,
+    r_rowsm1: DFF<Bits<16>>,
+    r_stride: DFF<Bits<16>>,
+    r_cols: DFF<Bits<16>>,
+    r_used: DFF<Bit>,
     prod: Signal<Local, Bits<32>>,
     addr_prod: Signal<Local, Bits<18>>,
     end_sum: Signal<Local, Bits<18>>,
@@ -157,11 +171,20 @@ impl RangeCheck {
             out_end: Default::default(),
             oor: Default::default(),
             overlap: Default::default(),
+            verdict_reg: Default::default(),
             m_addr: Default::default(),
             m_high: Default::default(),
             m_rowsm1: Default::default(),
             m_stride: Default::default(),
             m_used: Default::default(),
+            m_cols: Default::default(),
+            next_phase: Default::default(),
+            r_addr: Default::default(),
+            r_high: Default::default(),
+            r_rowsm1: Default::default(),
+            r_stride: Default::default(),
+            r_cols: Default::default(),
+            r_used: Default::default(),
             prod: Default::default(),
             addr_prod: Default::default(),
             end_sum: Default::default(),
@@ -194,53 +217,86 @@ impl Logic for RangeCheck {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, phase, last_end, last_big, used, same, below_out, out_end, oor, overlap
+            self,
+            clock,
+            phase,
+            last_end,
+            last_big,
+            used,
+            same,
+            below_out,
+            out_end,
+            oor,
+            overlap,
+            verdict_reg,
+            r_addr,
+            r_high,
+            r_rowsm1,
+            r_stride,
+            r_cols,
+            r_used
         );
 
-        // The tensor of this cycle: the output first, then the inputs. (Each address's high
-        // bits are tested before the multiplexer: one bit to select, not seventeen.)
+        // The tensor of the next cycle, registered (so the decoder's combinational outputs end
+        // in these registers, not in the end's multiply and adds): the output first, then the
+        // inputs. (Each address's high bits are tested before the multiplexer: one bit to
+        // select, not seventeen.)
+        self.next_phase.next = self.phase.q.val();
+        if self.start.val() {
+            self.next_phase.next = self.ph_out.val();
+        } else if self.phase.q.val() != self.ph_done.val() {
+            self.next_phase.next = self.phase.q.val() + self.one3.val();
+        }
         self.m_addr.next = self.t_addr[0].val().get_bits::<18>(0) & self.low17.val();
         self.m_high.next = self.t_addr[0].val().get_bits::<17>(17) != self.zero_high.val();
         self.m_rowsm1.next = self.t_rowsm1[0].val();
         self.m_stride.next = self.t_stride[0].val();
-        self.ext_cols.inp.next = self.t_cols[0].val();
+        self.m_cols.next = self.t_cols[0].val();
         self.m_used.next = self.t_used[0].val();
-        if self.phase.q.val() == self.ph_out.val() {
+        if self.next_phase.val() == self.ph_out.val() {
             self.m_addr.next = self.t_addr[2].val().get_bits::<18>(0) & self.low17.val();
             self.m_high.next = self.t_addr[2].val().get_bits::<17>(17) != self.zero_high.val();
             self.m_rowsm1.next = self.t_rowsm1[2].val();
             self.m_stride.next = self.t_stride[2].val();
-            self.ext_cols.inp.next = self.t_cols[2].val();
+            self.m_cols.next = self.t_cols[2].val();
             self.m_used.next = self.t_used[2].val();
-        } else if self.phase.q.val() == self.ph_in1.val() {
+        } else if self.next_phase.val() == self.ph_in1.val() {
             self.m_addr.next = self.t_addr[1].val().get_bits::<18>(0) & self.low17.val();
             self.m_high.next = self.t_addr[1].val().get_bits::<17>(17) != self.zero_high.val();
             self.m_rowsm1.next = self.t_rowsm1[1].val();
             self.m_stride.next = self.t_stride[1].val();
-            self.ext_cols.inp.next = self.t_cols[1].val();
+            self.m_cols.next = self.t_cols[1].val();
             self.m_used.next = self.t_used[1].val();
         }
+
+        self.r_addr.d.next = self.m_addr.val();
+        self.r_high.d.next = self.m_high.val();
+        self.r_rowsm1.d.next = self.m_rowsm1.val();
+        self.r_stride.d.next = self.m_stride.val();
+        self.r_cols.d.next = self.m_cols.val();
+        self.r_used.d.next = self.m_used.val();
+        self.ext_cols.inp.next = self.r_cols.q.val();
 
         // Its end: the low 17 bits of address, rows x stride and columns, added on 18 bits;
         // the end is above 17 bits if the address or the product is, or either add carries
         // into bit 17.
-        self.prod.next = self.m_rowsm1.val() * self.m_stride.val();
+        self.prod.next = self.r_rowsm1.q.val() * self.r_stride.q.val();
         self.addr_prod.next =
-            self.m_addr.val() + (self.prod.val().get_bits::<18>(0) & self.low17.val());
+            self.r_addr.q.val() + (self.prod.val().get_bits::<18>(0) & self.low17.val());
         self.end_sum.next = (self.addr_prod.val() & self.low17.val()) + self.ext_cols.out.val();
         self.last_end.d.next = self.end_sum.val().get_bits::<17>(0);
-        self.last_big.d.next = self.m_high.val()
+        self.last_big.d.next = self.r_high.q.val()
             || (self.prod.val().get_bits::<15>(17) != self.zero15.val())
             || self.addr_prod.val().get_bit(17)
             || self.end_sum.val().get_bit(17);
-        self.used.d.next = self.m_used.val();
+        self.used.d.next = self.r_used.q.val();
         // An input may overlap the output only by being it; the other half of the overlap
         // test, `addr of slot 2 < end`, waits for the end.
         self.same.d.next = self.in_place_ok.val()
-            && ((self.m_addr.val().get_bits::<17>(0) & self.in_range_mask.val())
+            && ((self.r_addr.q.val().get_bits::<17>(0) & self.in_range_mask.val())
                 == (self.t_addr[2].val().get_bits::<17>(0) & self.in_range_mask.val()))
-            && (self.m_stride.val() == self.t_stride[2].val());
-        self.below_out.d.next = (self.m_addr.val().get_bits::<17>(0) & self.in_range_mask.val())
+            && (self.r_stride.q.val() == self.t_stride[2].val());
+        self.below_out.d.next = (self.r_addr.q.val().get_bits::<17>(0) & self.in_range_mask.val())
             < (self.out_end.q.val() & self.in_range_mask.val());
 
         // Last cycle's end.
@@ -284,18 +340,19 @@ impl Logic for RangeCheck {
         self.b_overlap.next = self.bias.val()
             && (self.t_addr[2].val().get_bits::<17>(0) < self.b_end.val().get_bits::<17>(0))
             && (self.b_addr.val() < self.out_end.q.val());
+        self.verdict.next = self.verdict_reg.q.val();
         if self.pre.val() != self.st_ok.val() {
-            self.verdict.next = self.pre.val();
+            self.verdict_reg.d.next = self.pre.val();
         } else if self.k_oor.val() || self.oor.q.val() {
-            self.verdict.next = self.st_oor.val();
+            self.verdict_reg.d.next = self.st_oor.val();
         } else if self.overlap.q.val() {
-            self.verdict.next = self.st_bad_arg.val();
+            self.verdict_reg.d.next = self.st_bad_arg.val();
         } else if self.b_oor.val() {
-            self.verdict.next = self.st_oor.val();
+            self.verdict_reg.d.next = self.st_oor.val();
         } else if self.b_overlap.val() {
-            self.verdict.next = self.st_bad_arg.val();
+            self.verdict_reg.d.next = self.st_bad_arg.val();
         } else {
-            self.verdict.next = self.st_ok.val();
+            self.verdict_reg.d.next = self.st_ok.val();
         }
     }
 }

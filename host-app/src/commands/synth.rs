@@ -41,6 +41,10 @@ pub struct SynthArgs {
     /// iCEBreaker's is GEMM-only).
     #[arg(long)]
     pub vector_unit: Option<bool>,
+    /// Take the column heads' converter windows with DSP multipliers (true, three per column)
+    /// or shifters (false) (default: the preset; the iCEBreaker's uses DSPs).
+    #[arg(long)]
+    pub windows_in_dsps: Option<bool>,
     /// The design: `device` (what a board runs) or `core` (the GEMM core alone in a measurement
     /// bench, for its area and Fmax; not a usable bitstream).
     #[arg(long, value_enum, default_value_t = TopArg::Device)]
@@ -105,6 +109,7 @@ pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
         scratch_words: args.scratch_words.unwrap_or(p.scratch_words),
         max_body: args.max_body.unwrap_or(p.max_body),
         vector_unit: args.vector_unit.unwrap_or(p.vector_unit),
+        windows_in_dsps: args.windows_in_dsps.unwrap_or(p.windows_in_dsps),
     };
     cfg.geometry.device_geometry()?;
     Ok(cfg)
