@@ -9,7 +9,7 @@ fn configuration_names_say_what_was_built() {
     let ice = BuildConfig::preset(&ICEBREAKER);
     assert_eq!(
         ice.dir_name(),
-        "1x1-24mhz-mem1024-k256-body512-gemm-only-seed1"
+        "1x1-24mhz-mem1024-k256-body512-gemm-only-dspwin-seed1"
     );
     let ulx = BuildConfig::preset(&ULX3S);
     assert_eq!(ulx.dir_name(), "8x8-30mhz-mem32768-k1024-body4096-seed1");
