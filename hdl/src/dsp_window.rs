@@ -13,7 +13,8 @@ use rust_hdl::prelude::*;
 /// differ by `2^48 · m` for negative `acc`, which leaves bit 48 unchanged whenever `m` is even,
 /// and `P[48]` is only read for `s >= 17`, where `l = 32 - s >= 2`.
 ///
-/// On an iCE40 this is 3 SB_MAC16 and ~80 logic cells where the shifter takes ~300.
+/// On the iCEBreaker's 1x1 device this saves 205 logic cells (5,185 -> 4,980 packed) for 3
+/// SB_MAC16.
 #[derive(LogicBlock, Default)]
 pub struct DspWindow {
     /// The accumulator (two's complement).
