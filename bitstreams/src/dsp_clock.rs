@@ -10,6 +10,7 @@
 //! unused when no register of the block is enabled, so the netlist's function is unchanged;
 //! only such blocks are touched.
 
+use crate::netlist_blocks::is_top_module;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -50,7 +51,7 @@ pub fn tie_idle_dsp_clocks(netlist: &mut Value) -> Result<usize, String> {
         .ok_or("no modules in the netlist JSON")?;
     let top = modules
         .values_mut()
-        .find(|m| m.get("attributes").and_then(|a| a.get("top")).is_some())
+        .find(|m| is_top_module(m))
         .ok_or("no top module in the netlist JSON")?;
     let cells = top
         .get_mut("cells")

@@ -340,6 +340,15 @@ pub struct Timing {
     pub met: bool,
 }
 
+/// The per-block breakdown of the build's flat netlist (for a design that does not fit or
+/// does not route).
+fn breakdown(dir: &Path, family: Family) -> Result<Vec<BlockUsage>, FlowError> {
+    let netlist: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("netlist.json"))?)
+            .map_err(|e| FlowError::Config(format!("netlist.json: {e}")))?;
+    flat_breakdown(family, &netlist, &DEVICE_PATH, BREAKDOWN_DEPTH).map_err(FlowError::Config)
+}
+
 fn synth_command(family: Family) -> &'static str {
     match family {
         Family::Ice40 => "synth_ice40 -dsp -top top",
@@ -500,10 +509,7 @@ pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, F
         report.placed = Some(packed);
     }
     if !short.is_empty() {
-        let netlist: serde_json::Value = serde_json::from_str(&read("netlist.json")?)
-            .map_err(|e| FlowError::Config(format!("netlist.json: {e}")))?;
-        report.breakdown = flat_breakdown(family, &netlist, &DEVICE_PATH, BREAKDOWN_DEPTH)
-            .map_err(FlowError::Config)?;
+        report.breakdown = breakdown(dir, family)?;
         report.outcome = Outcome::DoesNotFit;
         report.reason = format!(
             "the design does not fit the {}: {}",
@@ -566,10 +572,7 @@ pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, F
                     )
                 })
                 .unwrap_or_default();
-            let netlist: serde_json::Value = serde_json::from_str(&read("netlist.json")?)
-                .map_err(|e| FlowError::Config(format!("netlist.json: {e}")))?;
-            report.breakdown = flat_breakdown(family, &netlist, &DEVICE_PATH, BREAKDOWN_DEPTH)
-                .map_err(FlowError::Config)?;
+            report.breakdown = breakdown(dir, family)?;
             report.outcome = Outcome::DoesNotRoute;
             report.reason = format!(
                 "nextpnr was stopped after {limit} s{used}, {phase} (see {log}); use a \

@@ -97,6 +97,14 @@ fn net_bits(v: &Value) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// Whether a module of a yosys `write_json` netlist is its top (attribute `top` = 1).
+pub(crate) fn is_top_module(module: &Value) -> bool {
+    module
+        .get("attributes")
+        .and_then(|a| a.get("top"))
+        .is_some_and(|t| t.as_str().is_none_or(|s| s.trim_start_matches('0') == "1"))
+}
+
 /// The breakdown of `netlist` (yosys `write_json` of the flattened, mapped design; its top
 /// module is the one with the `top` attribute) for blocks at most `max_depth` deep below the
 /// instance path `root` (`["device", "device"]` for the device in a board top), largest first.
@@ -112,11 +120,7 @@ pub fn flat_breakdown(
         .ok_or("no modules in the netlist JSON")?;
     let top = modules
         .values()
-        .find(|m| {
-            m.get("attributes")
-                .and_then(|a| a.get("top"))
-                .is_some_and(|t| t.as_str().is_none_or(|s| s.trim_start_matches('0') == "1"))
-        })
+        .find(|m| is_top_module(m))
         .ok_or("no top module in the netlist JSON")?;
     let cell_map = top
         .get("cells")
