@@ -46,9 +46,9 @@ pub const ULX3S: Board = Board {
         brams: 208,
         sprams: 0,
     },
-    // 8x8 closes at 30 MHz (40.3 MHz routed, docs/performance.md) and builds in about 11
-    // minutes here, which CI can afford; 12x12 also fits (146 of 156 multipliers) but takes
-    // several times longer to place, so it is `--array 12x12`.
+    // 8x8 closes at 30 MHz (40.7-41.4 MHz routed, docs/performance.md) and builds in about 11
+    // minutes here, which CI can afford; 12x12 also fits (146 of 156 multipliers) and places
+    // at 33 MHz estimated, but routing it takes well over an hour, so it is `--array 12x12`.
     preset: Preset {
         rows: 8,
         cols: 8,
