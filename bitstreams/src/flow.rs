@@ -38,6 +38,42 @@ pub enum Top {
     Core,
 }
 
+/// nextpnr's placer (`--placer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placer {
+    /// HeAP, an analytical placer with simulated-annealing refinement: nextpnr's own default,
+    /// and the only analytical placer of Debian's nextpnr-ice40 0.4.
+    Heap,
+    /// The electrostatic placer, with the same refinement (the pinned YoWASP nextpnr-ecp5
+    /// 0.11.1 has it; Debian's nextpnr-ice40 0.4 does not). On the ECP5 it leaves the router
+    /// far less congestion: the 12x12 device routes in about 4 minutes instead of well over
+    /// an hour with HeAP (docs/performance.md).
+    Static,
+    /// Simulated annealing alone: slow, for comparison.
+    Sa,
+}
+
+impl Placer {
+    /// The value of nextpnr's `--placer`.
+    pub fn nextpnr_name(self) -> &'static str {
+        match self {
+            Placer::Heap => "heap",
+            Placer::Static => "static",
+            Placer::Sa => "sa",
+        }
+    }
+
+    /// The placer a family's builds use unless asked otherwise: the static placer where the
+    /// pinned nextpnr has it and it was measured to help (ECP5), HeAP elsewhere.
+    pub const fn default_for(family: Family) -> Placer {
+        match family {
+            Family::Ice40 => Placer::Heap,
+            Family::Ecp5 => Placer::Static,
+        }
+    }
+}
+
 /// What to build.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct BuildConfig {
@@ -54,6 +90,8 @@ pub struct BuildConfig {
     pub freq_mhz: f64,
     /// nextpnr's placer seed.
     pub seed: u64,
+    /// nextpnr's placer (default: [`Placer::default_for`] the board's family).
+    pub placer: Placer,
     /// Device memory sizes.
     pub geometry: GeometryPreset,
     /// Wall-clock seconds nextpnr may take to place and route before the build stops with
@@ -63,7 +101,8 @@ pub struct BuildConfig {
 }
 
 /// The default [`BuildConfig::place_route_limit_s`] of a family: several times the longest
-/// place and route measured (iCE40 device ~1 min; ECP5 8x8 device ~10 min on 2 cores).
+/// place and route measured (iCE40 device ~1 min; ECP5 12x12 device ~14 min on 2 cores with
+/// the static placer).
 pub const fn default_place_route_limit_s(family: Family) -> u64 {
     match family {
         Family::Ice40 => 900,
@@ -85,21 +124,29 @@ impl BuildConfig {
             cols: board.preset.cols,
             freq_mhz: board.preset.freq_mhz,
             seed: 1,
+            placer: Placer::default_for(board.family),
             geometry: board.preset.geometry,
             place_route_limit_s: default_place_route_limit_s(board.family),
         }
     }
 
-    /// The directory name of this configuration under `bitstreams/<board>/`.
+    /// The directory name of this configuration under `bitstreams/<board>/`: a placer other
+    /// than the family's default is named too, so that a comparison build does not overwrite
+    /// the default one.
     pub fn dir_name(&self) -> String {
+        let placer = if self.placer == Placer::default_for(self.board.family) {
+            String::new()
+        } else {
+            format!("-{}", self.placer.nextpnr_name())
+        };
         if self.top == Top::Core {
             return format!(
-                "core-{}x{}-{}mhz-k{}-seed{}",
+                "core-{}x{}-{}mhz-k{}{placer}-seed{}",
                 self.rows, self.cols, self.freq_mhz, self.geometry.scratch_words, self.seed
             );
         }
         format!(
-            "{}x{}-{}mhz-mem{}-k{}-body{}{}{}-seed{}",
+            "{}x{}-{}mhz-mem{}-k{}-body{}{}{}{placer}-seed{}",
             self.rows,
             self.cols,
             self.freq_mhz,
@@ -383,6 +430,54 @@ write_json netlist.json
     )
 }
 
+/// The constraints file a build writes for its family's nextpnr.
+fn constraints_file(family: Family) -> &'static str {
+    match family {
+        Family::Ice40 => "board.pcf",
+        Family::Ecp5 => "board.lpf",
+    }
+}
+
+/// nextpnr's arguments for a build, run in its output directory: the part, the clock to
+/// meet, the seed and placer, the constraints and the outputs the packer and the report read.
+pub fn nextpnr_args(cfg: &BuildConfig, clk: &Clocking) -> Vec<String> {
+    let b = cfg.board;
+    let mut args = vec![
+        b.nextpnr_device.to_string(),
+        "--package".into(),
+        b.nextpnr_package.into(),
+    ];
+    if let Some(s) = b.speed_grade {
+        args.extend(["--speed".into(), s.to_string()]);
+    }
+    let freq = format!("{}", clk.core_hz / 1e6);
+    let seed = cfg.seed.to_string();
+    let placer = cfg.placer.nextpnr_name();
+    let rest: [&str; 13] = [
+        "--json",
+        "netlist.json",
+        "--freq",
+        &freq,
+        "--seed",
+        &seed,
+        "--placer",
+        placer,
+        "--report",
+        "nextpnr-report.json",
+        "--timing-allow-fail",
+        "-l",
+        "nextpnr.log",
+    ];
+    args.extend(rest.iter().map(|a| a.to_string()));
+    let cons = constraints_file(b.family);
+    let outputs: [&str; 4] = match b.family {
+        Family::Ice40 => ["--pcf", cons, "--asc", "top.asc"],
+        Family::Ecp5 => ["--lpf", cons, "--textcfg", "top.config"],
+    };
+    args.extend(outputs.iter().map(|a| a.to_string()));
+    args
+}
+
 /// Runs the whole flow into `dir` and writes report.json there. `Ok(report)` whatever the
 /// outcome (the caller exits non-zero unless `report.outcome` is `Ok`); `Err` when a tool or
 /// the configuration failed.
@@ -392,10 +487,7 @@ pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, F
     let mut wall = WallTimes::default();
     let clk = clocking(cfg)?;
     let (verilog, constraints) = generate(cfg, &clk)?;
-    let cons_name = match cfg.board.family {
-        Family::Ice40 => "board.pcf",
-        Family::Ecp5 => "board.lpf",
-    };
+    let cons_name = constraints_file(cfg.board.family);
     fs::write(dir.join("design.v"), verilog)?;
     fs::write(dir.join(cons_name), constraints)?;
     wall.generate = started.elapsed().as_secs_f64();
@@ -519,33 +611,12 @@ pub fn run(cfg: &BuildConfig, tools: &Toolchain, dir: &Path) -> Result<Report, F
         return finish(report);
     }
 
-    let freq = format!("{}", clk.core_hz / 1e6);
-    let seed = cfg.seed.to_string();
-    let b = cfg.board;
-    let mut args: Vec<&str> = vec![b.nextpnr_device, "--package", b.nextpnr_package];
-    let speed;
-    if let Some(s) = b.speed_grade {
-        speed = s.to_string();
-        args.extend(["--speed", &speed]);
-    }
-    args.extend(["--json", "netlist.json", "--freq", &freq, "--seed", &seed]);
-    args.extend([
-        "--report",
-        "nextpnr-report.json",
-        "--timing-allow-fail",
-        "-l",
-        "nextpnr.log",
-    ]);
     let (bitstream, pack_args): (&str, Vec<&str>) = match family {
-        Family::Ice40 => {
-            args.extend(["--pcf", cons_name, "--asc", "top.asc"]);
-            ("top.bin", vec!["top.asc", "top.bin"])
-        }
-        Family::Ecp5 => {
-            args.extend(["--lpf", cons_name, "--textcfg", "top.config"]);
-            ("top.bit", vec!["--compress", "top.config", "top.bit"])
-        }
+        Family::Ice40 => ("top.bin", vec!["top.asc", "top.bin"]),
+        Family::Ecp5 => ("top.bit", vec!["--compress", "top.config", "top.bit"]),
     };
+    let args = nextpnr_args(cfg, &clk);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let limit = cfg.place_route_limit_s;
     match run_tool_limited(dir, &tools.nextpnr, &args, "nextpnr.log", Some(limit)) {
         Ok(seconds) => report.wall_seconds.nextpnr = Some(seconds),

@@ -2,7 +2,8 @@
 //! long (see docs/bitstreams.md for the wall times), so `#[ignore]`d; scripts/build-bitstreams
 //! runs them (and .ci/run calls that).
 //!
-//! ULX3S: the preset must fit, meet timing and have every multiplier in a DSP.
+//! ULX3S: the preset (the 12x12 device, 144 PEs, the PE goal) must fit, meet timing and
+//! have every multiplier in a DSP.
 //! iCEBreaker: the preset (the GEMM-only 1x1 device, its converter window in DSPs) must fit,
 //! meet timing at 24 MHz and have every multiplier in a DSP too. Its 8x1 core
 //! bench (`--top core`) must fit with all 8 SB_MAC16 as PEs and meet the 30 MHz goal (35.52 MHz
@@ -48,7 +49,23 @@ fn ulx3s_default_build_meets_timing_with_every_multiplier_in_a_dsp() {
     assert!(t.met && t.target_mhz >= ULX3S.preset.freq_mhz * 0.99);
     assert!(r.dsp_proof.every_multiplier_in_dsp);
     let pes = r.config.rows * r.config.cols;
+    assert!(pes >= 144, "the ECP5-85F goal is at least 144 PEs");
     assert_eq!(pe_multipliers(&r), pes);
+    let placed = r.placed.as_ref().expect("nextpnr ran");
+    let mults = placed["MULT18X18D"];
+    assert!(
+        mults.used <= mults.available && mults.used >= pes as u64,
+        "{mults:?}"
+    );
+    eprintln!(
+        "ULX3S {}x{}: {} of {} MULT18X18D, {:.2} MHz routed (target {})",
+        r.config.rows,
+        r.config.cols,
+        mults.used,
+        mults.available,
+        t.clocks[0].achieved_mhz,
+        t.target_mhz
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the device or the core bench, the iCE40 PLL. Fast; no tools needed.
 
 use qtrain_bitstreams::boards::{icebreaker::ICEBREAKER, ulx3s::ULX3S};
-use qtrain_bitstreams::flow::{clocking, generate, BuildConfig, Top};
+use qtrain_bitstreams::flow::{clocking, generate, nextpnr_args, BuildConfig, Placer, Top};
 
 #[test]
 fn configuration_names_say_what_was_built() {
@@ -12,7 +12,7 @@ fn configuration_names_say_what_was_built() {
         "1x1-24mhz-mem1024-k256-body512-gemm-only-dspwin-seed1"
     );
     let ulx = BuildConfig::preset(&ULX3S);
-    assert_eq!(ulx.dir_name(), "8x8-30mhz-mem32768-k1024-body4096-seed1");
+    assert_eq!(ulx.dir_name(), "12x12-30mhz-mem32768-k1024-body4096-seed1");
     let core = BuildConfig {
         top: Top::Core,
         rows: 8,
@@ -66,4 +66,33 @@ fn the_core_bench_takes_the_device_socket_without_link_constants() {
     };
     let err = generate(&cfg, &clocking(&cfg).unwrap()).unwrap_err();
     assert!(err.to_string().contains("8x1"), "{err}");
+}
+
+#[test]
+fn nextpnr_places_each_family_with_its_placer_for_the_board_clock() {
+    let ulx = BuildConfig::preset(&ULX3S);
+    let args = nextpnr_args(&ulx, &clocking(&ulx).unwrap()).join(" ");
+    assert!(
+        args.starts_with("--85k --package CABGA381 --speed 6 "),
+        "{args}"
+    );
+    assert!(
+        args.contains("--freq 30 --seed 1 --placer static"),
+        "{args}"
+    );
+    assert!(
+        args.ends_with("--lpf board.lpf --textcfg top.config"),
+        "{args}"
+    );
+    let ice = BuildConfig::preset(&ICEBREAKER);
+    let args = nextpnr_args(&ice, &clocking(&ice).unwrap()).join(" ");
+    assert!(args.contains("--freq 24 --seed 1 --placer heap"), "{args}");
+    assert!(args.ends_with("--pcf board.pcf --asc top.asc"), "{args}");
+    let sa = BuildConfig {
+        placer: Placer::Sa,
+        seed: 7,
+        ..ice
+    };
+    let args = nextpnr_args(&sa, &clocking(&sa).unwrap()).join(" ");
+    assert!(args.contains("--seed 7 --placer sa"), "{args}");
 }

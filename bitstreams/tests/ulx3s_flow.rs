@@ -3,7 +3,7 @@
 //! missing, except under CI, where scripts/install-tools must have installed them.
 
 use qtrain_bitstreams::boards::{ulx3s::ULX3S, Family, GeometryPreset};
-use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Top};
+use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Placer, Top};
 use qtrain_bitstreams::tools::find_toolchain_here;
 use serde_json::Value;
 
@@ -28,6 +28,7 @@ fn small_ulx3s_build_fits_meets_timing_and_maps_every_multiplier() {
         cols: 2,
         freq_mhz: 25.0,
         seed: 1,
+        placer: Placer::default_for(Family::Ecp5),
         geometry: GeometryPreset {
             vector_unit: true,
             mem_words: 1024,
@@ -49,6 +50,10 @@ fn small_ulx3s_build_fits_meets_timing_and_maps_every_multiplier() {
     assert_eq!(json["outcome"], "ok");
     assert_eq!(json["board"], "ulx3s");
     assert_eq!(json["config"]["rows"], 2);
+    // The ECP5's placer is the static one, and nextpnr really ran it.
+    assert_eq!(json["config"]["placer"], "static");
+    let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap();
+    assert!(log.contains("Running Static placer"), "nextpnr.log");
     let bit = dir.join(json["bitstream"].as_str().unwrap());
     assert!(
         std::fs::metadata(&bit).unwrap().len() > 10_000,

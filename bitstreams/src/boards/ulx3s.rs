@@ -46,12 +46,13 @@ pub const ULX3S: Board = Board {
         brams: 208,
         sprams: 0,
     },
-    // 8x8 closes at 30 MHz (40.7-41.4 MHz routed, docs/performance.md) and builds in about 11
-    // minutes here, which CI can afford; 12x12 also fits (146 of 156 multipliers) and places
-    // at 33 MHz estimated, but routing it takes well over an hour, so it is `--array 12x12`.
+    // 12x12, 144 PEs (146 of 156 multipliers with UPDATE's and the address multiply), is the
+    // largest square array the 85F holds. It closes at 30 MHz (41.78 MHz routed at seed 1) and
+    // builds in about 16 minutes with nextpnr's static placer, which CI can afford; with HeAP
+    // its routing took well over an hour (docs/performance.md).
     preset: Preset {
-        rows: 8,
-        cols: 8,
+        rows: 12,
+        cols: 12,
         freq_mhz: 30.0,
         geometry: GeometryPreset {
             vector_unit: true,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use qtrain_bitstreams::boards::{Board, GeometryPreset};
-use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Top};
+use qtrain_bitstreams::flow::{self, BuildConfig, Outcome, Placer, Top};
 use qtrain_bitstreams::tools::find_toolchain_here;
 
 use crate::array_shape::ArrayShape;
@@ -28,6 +28,11 @@ pub struct SynthArgs {
     /// nextpnr placer seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// nextpnr placer (default: static on the ECP5, whose 12x12 device routes in minutes with
+    /// it and in well over an hour with heap; heap on the iCE40, the only analytical placer of
+    /// Debian's nextpnr-ice40). A non-default placer is named in the output directory.
+    #[arg(long, value_enum)]
+    pub placer: Option<PlacerArg>,
     /// Device memory words (a power of two; default: the board's preset).
     #[arg(long)]
     pub mem_words: Option<usize>,
@@ -67,6 +72,17 @@ pub enum TopArg {
     Core,
 }
 
+/// `--placer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlacerArg {
+    /// HeAP (analytical) with annealing refinement.
+    Heap,
+    /// The electrostatic placer with annealing refinement.
+    Static,
+    /// Simulated annealing alone.
+    Sa,
+}
+
 /// The configuration the arguments ask for.
 pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
     let board: &'static Board = Board::by_name(&args.board)?;
@@ -99,6 +115,13 @@ pub fn config(args: &SynthArgs) -> anyhow::Result<BuildConfig> {
         cfg.freq_mhz = f;
     }
     cfg.seed = args.seed;
+    if let Some(p) = args.placer {
+        cfg.placer = match p {
+            PlacerArg::Heap => Placer::Heap,
+            PlacerArg::Static => Placer::Static,
+            PlacerArg::Sa => Placer::Sa,
+        };
+    }
     if let Some(limit) = args.place_route_limit {
         anyhow::ensure!(limit > 0, "--place-route-limit must be at least 1 second");
         cfg.place_route_limit_s = limit;
@@ -184,5 +207,42 @@ pub fn run(args: SynthArgs) -> anyhow::Result<i32> {
             eprintln!("synth: report: {}", report_path.display());
             Ok(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        synth: SynthArgs,
+    }
+
+    fn config_of(args: &[&str]) -> BuildConfig {
+        let cli = Cli::try_parse_from(std::iter::once("synth").chain(args.iter().copied()))
+            .expect("the arguments parse");
+        config(&cli.synth).expect("a buildable configuration")
+    }
+
+    #[test]
+    fn the_placer_defaults_by_family_and_a_chosen_one_names_the_build() {
+        let ulx = config_of(&["--board", "ulx3s"]);
+        assert_eq!(ulx.placer, Placer::Static);
+        let ice = config_of(&["--board", "icebreaker"]);
+        assert_eq!(ice.placer, Placer::Heap);
+        let heap = config_of(&["--board", "ulx3s", "--placer", "heap"]);
+        assert_eq!(heap.placer, Placer::Heap);
+        assert!(
+            heap.dir_name().ends_with("-heap-seed1"),
+            "{}",
+            heap.dir_name()
+        );
+        assert_ne!(heap.dir_name(), ulx.dir_name());
+        let ice_static = config_of(&["--board", "icebreaker", "--placer", "static"]);
+        assert!(ice_static.dir_name().ends_with("-static-seed1"));
+        assert!(Cli::try_parse_from(["synth", "--board", "ulx3s", "--placer", "fast"]).is_err());
     }
 }
