@@ -101,7 +101,7 @@ pub struct BuildConfig {
 }
 
 /// The default [`BuildConfig::place_route_limit_s`] of a family: several times the longest
-/// place and route measured (iCE40 device ~1 min; ECP5 12x12 device ~14 min on 2 cores with
+/// place and route measured (iCE40 device ~1 min; ECP5 12x12 device ~15 min on 2 cores with
 /// the static placer).
 pub const fn default_place_route_limit_s(family: Family) -> u64 {
     match family {

@@ -48,7 +48,7 @@ pub const ULX3S: Board = Board {
     },
     // 12x12, 144 PEs (146 of 156 multipliers with UPDATE's and the address multiply), is the
     // largest square array the 85F holds. It closes at 30 MHz (41.78 MHz routed at seed 1) and
-    // builds in about 16 minutes with nextpnr's static placer, which CI can afford; with HeAP
+    // builds in about 18 minutes with nextpnr's static placer, which CI can afford; with HeAP
     // its routing took well over an hour (docs/performance.md).
     preset: Preset {
         rows: 12,
